@@ -1,0 +1,54 @@
+# Two commands for users: `make demo` and `make test`. Everything else is for contributors.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCK := requirements/airflow3.txt
+UV := $(shell command -v uv 2>/dev/null)
+
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+
+.PHONY: test lint typecheck unit venv lock compat-2.11 clean bench
+
+$(STAMP): pyproject.toml $(LOCK)
+	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
+ifdef UV
+	@test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r $(LOCK)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
+else
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
+endif
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check airflow_provider_whatsapp_campaigns tests benchmarks example_dags scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy airflow_provider_whatsapp_campaigns
+
+unit: $(STAMP)
+	$(BIN)/pytest tests -m "not integration and not ui" -q
+
+test: lint typecheck $(STAMP)
+	$(BIN)/python -m pytest tests -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sandbox_throughput.py
+
+# Re-resolve the pinned dependency sets from the package index (Airflow's constraint files are not reachable).
+lock:
+	uv pip compile pyproject.toml --extra test --extra dev --extra ui --python-version 3.11 -o $(LOCK)
+	uv pip compile requirements/airflow2.in --python-version 3.11 -o requirements/airflow2.txt
+
+compat-2.11:
+	bash scripts/compat_airflow2.sh
+
+clean:
+	rm -rf $(VENV) .venv-airflow2 .coverage .coverage.xml .demo test-artifacts

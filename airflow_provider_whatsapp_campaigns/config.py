@@ -1,0 +1,166 @@
+"""Connection settings parsed once into a frozen dataclass (P7: plain extra names, legacy prefixed names)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+
+COMMON_EXTRAS = ("timeout", "max_retries", "rate_limit", "verify", "allow_insecure", "redis_url")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+
+
+def _extra_dict(conn: Connection) -> dict[str, Any]:
+    raw = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    if isinstance(raw, str):  # pragma: no cover - defensive, some secrets backends
+        raw = json.loads(raw or "{}")
+    return dict(raw or {})
+
+
+def read_extra(extra: Mapping[str, Any], conn_type: str, name: str, default: Any = None) -> Any:
+    """``name`` first, then the pre-2.3 ``extra__<conn_type>__<name>``; empty strings count as unset."""
+    for key in (name, f"extra__{conn_type}__{name}"):
+        value = extra.get(key)
+        if value is not None and value != "":
+            return value
+    return default
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """Everything a request needs from an Airflow connection, validated up front."""
+
+    conn_id: str
+    conn_type: str
+    base_url: str
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    rate_limit: float | None = None
+    verify: bool = True
+    allow_insecure: bool = False
+    redis_url: str | None = field(default=None, repr=False)
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def get_extra(self, name: str, default: Any = None) -> Any:
+        return read_extra(self.extra, self.conn_type, name, default)
+
+    def require(self, value: Any, field_name: str, what: str) -> Any:
+        """Return ``value`` or fail with a message naming the connection and the field to fill."""
+        if value is None or value == "":
+            raise ValidationError(
+                f"Connection {self.conn_id!r} ({self.conn_type}) has no {what}: set the {field_name} field."
+            )
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn: Connection,
+        *,
+        conn_type: str,
+        default_host: str | None,
+        default_rate_limit: float | None,
+    ) -> ConnectionConfig:
+        extra = _extra_dict(conn)
+        conn_id = str(conn.conn_id)
+
+        def number(name: str, default: Any, kind: type, minimum: float) -> Any:
+            value = read_extra(extra, conn_type, name, default)
+            if value is None:
+                return None
+            try:
+                parsed = kind(value)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"Connection {conn_id!r}: extra {name!r} must be a {kind.__name__}, got {value!r}."
+                ) from None
+            if parsed < minimum:
+                raise ValidationError(f"Connection {conn_id!r}: extra {name!r} must be >= {minimum}, got {value!r}.")
+            return parsed
+
+        def flag(name: str, default: bool) -> bool:
+            value = read_extra(extra, conn_type, name, default)
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValidationError(f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}.")
+
+        rate_limit = number("rate_limit", default_rate_limit, float, 0)
+        config = cls(
+            conn_id=conn_id,
+            conn_type=conn_type,
+            base_url=build_base_url(conn, default_host, conn_id),
+            login=conn.login or None,
+            password=conn.password or None,
+            timeout=number("timeout", DEFAULT_TIMEOUT, float, 0.001),
+            max_retries=number("max_retries", DEFAULT_MAX_RETRIES, int, 0),
+            rate_limit=rate_limit or None,
+            verify=flag("verify", True),
+            allow_insecure=flag("allow_insecure", False),
+            redis_url=read_extra(extra, conn_type, "redis_url"),
+            extra=extra,
+        )
+        config.check_transport_security()
+        return config
+
+    def check_transport_security(self) -> None:
+        """HTTPS only, except loopback or a host the user explicitly marked ``allow_insecure``."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(
+                f"Connection {self.conn_id!r}: host must be an http(s) URL such as https://example.com, "
+                f"got {self.base_url!r}."
+            )
+        if parts.scheme == "http" and not (self.allow_insecure or is_loopback(parts.hostname)):
+            raise ValidationError(
+                f"Connection {self.conn_id!r}: refusing plain http:// to {parts.hostname}; credentials would "
+                "cross the network unencrypted. Use https://, or set extra allow_insecure=true if this host "
+                "is on a network you trust."
+            )
+
+
+def build_base_url(conn: Connection, default_host: str | None, conn_id: str) -> str:
+    """Accept a full URL in host (recommended), or host + port + schema as Airflow URIs split them."""
+    host = (conn.host or "").strip() or (default_host or "")
+    if not host:
+        raise ValidationError(f"Connection {conn_id!r} has no host: set the server URL, e.g. https://example.com.")
+    schema = (conn.schema or "").strip()
+    if "://" not in host:
+        scheme = schema if schema in ("http", "https") else "https"
+        host = f"{scheme}://{host}"
+        if conn.port:
+            host = f"{host}:{conn.port}"
+        if schema and schema not in ("http", "https"):
+            host = f"{host}/{schema.strip('/')}"
+    elif conn.port and not urlsplit(host).port:
+        parts = urlsplit(host)
+        host = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
+    return host.rstrip("/")

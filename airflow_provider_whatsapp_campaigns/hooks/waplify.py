@@ -1,0 +1,148 @@
+"""Waplify (server.waplify.io): hosted campaigns — create, send (202, runs in the background), stats."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow_provider_whatsapp_campaigns._http import Auth, Call, ErrorMap, ErrorRule, Flow, StaticHeaderAuth
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
+from airflow_provider_whatsapp_campaigns.exceptions import (
+    AuthenticationError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, CreatedCampaign, WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.phones import normalize_phones
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, StatsMapping
+
+MAX_CONTACTS = 10_000
+
+WAPLIFY_STATUS = {
+    "draft": CampaignStatus.DRAFT,
+    "scheduled": CampaignStatus.SCHEDULED,
+    "queued": CampaignStatus.QUEUED,
+    "running": CampaignStatus.RUNNING,
+    "sending": CampaignStatus.RUNNING,
+    "completed": CampaignStatus.COMPLETED,
+    "cancelled": CampaignStatus.CANCELLED,
+    "failed": CampaignStatus.FAILED,
+}
+
+WAPLIFY_STATS = StatsMapping(
+    provider="waplify",
+    statuses=WAPLIFY_STATUS,
+    fields={
+        "campaign_id": "campaign_id",
+        "name": "name",
+        "status": "campaign_status",
+        "total": "total_contacts",
+        "sent": "sent_count",
+        "delivered": "delivered_count",
+        "read": "read_count",
+        "clicked": "clicked_count",
+        "replied": "replied_count",
+        "failed": "failed_count",
+        "started_at": "started_at",
+        "completed_at": "completed_at",
+    },
+    details=("success_count", "created_at", "scheduled_at"),
+)
+
+
+def _extract(body: Any) -> tuple[Any, Any]:
+    if isinstance(body, dict):
+        return body.get("error"), body.get("message") or body.get("detail")
+    return None, body if isinstance(body, str) else None
+
+
+WAPLIFY_ERRORS = ErrorMap(
+    vendor="waplify",
+    codes={
+        "not_found": ErrorRule(NotFound, "check the campaign id"),
+        "bad_request": ErrorRule(ValidationError),
+    },
+    statuses={
+        401: ErrorRule(AuthenticationError, "check the Waplify API key (wapl_…)"),
+        403: ErrorRule(PermissionDenied, "the API key may not access this resource"),
+    },
+    extract=_extract,
+)
+
+
+class WaplifyHook(WhatsAppCampaignHook):
+    """Waplify has no list, pause or cancel API; poll stats every 30–60 s as the vendor advises."""
+
+    conn_type = "waplify"
+    default_conn_name = "waplify_default"
+    hook_name = "Waplify"
+    vendor = "waplify"
+    default_rate_limit = 10.0
+    errors = WAPLIFY_ERRORS
+    stats_mapping = WAPLIFY_STATS
+    supported: ClassVar[frozenset[str]] = frozenset({"create", "start", "stats"})
+
+    def build_auth(self, config: ConnectionConfig) -> Auth:
+        key = config.require(config.password, "password (API key)", "API key")
+        return StaticHeaderAuth("Authorization", key, "Bearer {}")
+
+    def contacts_body(self, spec: CampaignSpec) -> list[dict[str, Any]]:
+        """Validate every number before anything is sent: 1–10,000 contacts, E.164."""
+        count = len(spec.recipients)
+        if not 1 <= count <= MAX_CONTACTS:
+            raise ValidationError(
+                f"Waplify campaigns take 1 to {MAX_CONTACTS:,} contacts, got {count:,}; "
+                "split them (split='parts' on the create operator) instead of truncating.",
+                vendor=self.vendor,
+            )
+        phones, invalid = normalize_phones(r.phone for r in spec.recipients)
+        if invalid:
+            shown = "; ".join(i.describe() for i in invalid[:10])
+            raise ValidationError(
+                f"{len(invalid)} invalid phone number(s), nothing was sent: {shown}", vendor=self.vendor
+            )
+        return [
+            {"phone": phone, **({"name": r.name} if r.name else {})}
+            for phone, r in zip(phones, spec.recipients)
+        ]
+
+    def _create_flow(self, spec: CampaignSpec, marker: str | None) -> Flow[CreatedCampaign]:
+        contacts = self.contacts_body(spec)
+        waba_phone_id = spec.account or self.config.get_extra("waba_phone_id")
+        body: dict[str, Any] = {
+            "name": spec.name,
+            "template_name": self.config.require(spec.template, "template", "template name"),
+            "contacts": contacts,
+            "waba_phone_id": self.config.require(waba_phone_id, "extra waba_phone_id", "WABA phone ID"),
+        }
+        optional = {
+            "description": spec.description,
+            "scheduled_at": spec.scheduled_at,
+            "body_data": dict(spec.template_params) or None,
+            **dict(spec.options),
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        # No idempotency key and no list API: a create is never resent blindly (idempotent=False).
+        response = yield Call("POST", "/api/v1/campaigns/", json=body, idempotent=False)
+        data = response.body if isinstance(response.body, dict) else {}
+        campaign_id = data.get("id") or data.get("campaign_id") or (data.get("data") or {}).get("id")
+        if campaign_id is None:
+            from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
+
+            raise UnexpectedResponse("Waplify created a campaign but returned no id", vendor=self.vendor)
+        return CreatedCampaign(str(campaign_id), recipients_added=len(contacts))
+
+    def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
+        response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
+        return self.stats_mapping.build(response.body or {}, campaign_id=campaign_id)
+
+    def _start_flow(self, campaign_id: str) -> Flow[CampaignStats]:
+        return (
+            yield from self._transition_flow(
+                campaign_id,
+                Call("POST", f"/api/v1/campaigns/{campaign_id}/send", idempotent=False),
+                allowed_from=frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}),
+                already_done=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.COMPLETED}),
+                action="start",
+            )
+        )

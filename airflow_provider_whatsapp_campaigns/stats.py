@@ -1,0 +1,258 @@
+"""The normalized campaign stats every operator pushes to XCom, whatever the vendor."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+class CampaignStatus(str, Enum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @classmethod
+    def from_vendor(cls, word: Any, table: Mapping[str, CampaignStatus]) -> CampaignStatus:
+        """Map a vendor's status word through its table; words we do not know are ``UNKNOWN``."""
+        if word is None:
+            return cls.UNKNOWN
+        return table.get(str(word).strip().lower(), cls.UNKNOWN)
+
+
+TERMINAL_STATUSES = frozenset({CampaignStatus.COMPLETED, CampaignStatus.CANCELLED, CampaignStatus.FAILED})
+
+COUNTERS = ("total", "sent", "delivered", "read", "clicked", "replied", "failed", "pending")
+RATES = ("delivery_rate", "read_rate", "click_rate", "failure_rate")
+# rate name -> (numerator, denominator); one definition for every vendor.
+RATE_DEFINITIONS: dict[str, tuple[str, str]] = {
+    "delivery_rate": ("delivered", "sent"),
+    "read_rate": ("read", "delivered"),
+    "click_rate": ("clicked", "delivered"),
+    "failure_rate": ("failed", "total"),
+}
+
+
+def to_count(value: Any) -> int | None:
+    """Vendors send counters as ints, floats, numeric strings or null; anything else is unknown."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value) or value < 0:
+            return None
+        return int(value)
+    return None
+
+
+def ratio(numerator: int | None, denominator: int | None) -> float | None:
+    """``numerator / denominator`` in [0, 1]; None when either side is unknown or the denominator is 0.
+
+    Vendors' counters are not always consistent (e.g. delivered momentarily above sent); the
+    rate is capped at 1 rather than reporting an impossible value.
+    """
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return min(1.0, max(0.0, numerator / denominator))
+
+
+def to_iso_utc(value: Any) -> str | None:
+    """ISO-8601 UTC from an ISO string, a datetime or Unix seconds/milliseconds; None if unparseable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    dt: datetime | None = None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, (int, float)):
+        seconds = float(value) / 1000 if value > 10**11 else float(value)
+        dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    elif isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            if text.isdigit():
+                return to_iso_utc(int(text))
+            return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """One vendor-neutral snapshot of a campaign. ``None`` means "the vendor does not report it"."""
+
+    provider: str
+    campaign_id: str
+    status: CampaignStatus = CampaignStatus.UNKNOWN
+    vendor_status: str | None = None
+    name: str | None = None
+    total: int | None = None
+    sent: int | None = None
+    delivered: int | None = None
+    read: int | None = None
+    clicked: int | None = None
+    replied: int | None = None
+    failed: int | None = None
+    pending: int | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    fetched_at: str = field(default_factory=_now_iso)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Normalize whatever the mapping produced so every instance obeys the schema.
+        object.__setattr__(self, "campaign_id", str(self.campaign_id))
+        if not isinstance(self.status, CampaignStatus):
+            object.__setattr__(self, "status", CampaignStatus(self.status))
+        for name in COUNTERS:
+            object.__setattr__(self, name, to_count(getattr(self, name)))
+        for name in ("started_at", "completed_at"):
+            object.__setattr__(self, name, to_iso_utc(getattr(self, name)))
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    def rate(self, name: str) -> float | None:
+        numerator, denominator = RATE_DEFINITIONS[name]
+        return ratio(getattr(self, numerator), getattr(self, denominator))
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return self.rate("delivery_rate")
+
+    @property
+    def read_rate(self) -> float | None:
+        return self.rate("read_rate")
+
+    @property
+    def click_rate(self) -> float | None:
+        return self.rate("click_rate")
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.rate("failure_rate")
+
+    def counters(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in COUNTERS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON with stable keys: what goes to XCom."""
+        return {
+            "provider": self.provider,
+            "campaign_id": self.campaign_id,
+            "name": self.name,
+            "status": self.status.value,
+            "vendor_status": self.vendor_status,
+            "is_terminal": self.is_terminal,
+            **self.counters(),
+            **{name: self.rate(name) for name in RATES},
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "fetched_at": self.fetched_at,
+            "details": _json_safe(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CampaignStats:
+        """Inverse of :meth:`to_dict` (derived keys are recomputed, not trusted)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["status"] = CampaignStatus(data.get("status", "unknown"))
+        kwargs["details"] = dict(data.get("details") or {})
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> CampaignStats:
+        return dataclasses.replace(self, **changes)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, datetime):
+        return to_iso_utc(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class StatsMapping:
+    """A vendor's mapping table: which vendor field feeds which normalized field.
+
+    ``fields`` maps a normalized name to a dotted path (or a tuple of alternatives, the first
+    present wins) in the vendor payload; ``details`` lists vendor extras copied untouched.
+    """
+
+    provider: str
+    statuses: Mapping[str, CampaignStatus]
+    fields: Mapping[str, str | tuple[str, ...]]
+    details: tuple[str, ...] = ()
+
+    def build(self, payload: Mapping[str, Any], *, campaign_id: Any, **overrides: Any) -> CampaignStats:
+        values: dict[str, Any] = {}
+        for target, paths in self.fields.items():
+            values[target] = lookup(payload, paths)
+        vendor_status = values.pop("status", None)
+        details = {key: payload[key] for key in self.details if payload.get(key) is not None}
+        kwargs: dict[str, Any] = {
+            "provider": self.provider,
+            "campaign_id": values.pop("campaign_id", None) or campaign_id,
+            "vendor_status": None if vendor_status is None else str(vendor_status),
+            "status": CampaignStatus.from_vendor(vendor_status, self.statuses),
+            "details": details,
+            **values,
+        }
+        kwargs.update(overrides)
+        return CampaignStats(**kwargs)
+
+
+_MISSING = object()
+
+
+def lookup(payload: Any, paths: str | tuple[str, ...]) -> Any:
+    """First non-null value among dotted ``paths`` in nested dicts."""
+    for path in (paths,) if isinstance(paths, str) else paths:
+        node: Any = payload
+        for part in path.split("."):
+            node = node.get(part, _MISSING) if isinstance(node, Mapping) else _MISSING
+            if node is _MISSING:
+                break
+        if node is not _MISSING and node is not None:
+            return node
+    return None

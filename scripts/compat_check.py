@@ -1,0 +1,37 @@
+"""Imports every public module and builds each connection form; run inside an Airflow venv."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import warnings
+
+import airflow_provider_whatsapp_campaigns as package
+from airflow_provider_whatsapp_campaigns.connection_types import FORMS
+from airflow_provider_whatsapp_campaigns.hooks.base import hook_class_for
+
+SKIP = {"airflow_provider_whatsapp_campaigns.sandbox.__main__"}
+
+
+def main() -> int:
+    modules = [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".") if m.name not in SKIP]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for name in modules:
+            importlib.import_module(name)
+    print(f"imported {len(modules)} modules")
+    for conn_type, form in FORMS.items():
+        hook = hook_class_for(conn_type)
+        assert hook.conn_type == conn_type, (hook, conn_type)
+        assert "get_connection_form_widgets" in hook.__dict__, hook
+        widgets = hook.get_connection_form_widgets()
+        assert set(widgets) == {f.name for f in form.all_extras}, (conn_type, sorted(widgets))
+        behaviour = hook.get_ui_field_behaviour()
+        assert behaviour["hidden_fields"] == list(form.hidden_fields)
+        print(f"{conn_type}: {len(widgets)} widgets, hidden {behaviour['hidden_fields']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
