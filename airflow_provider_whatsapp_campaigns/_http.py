@@ -357,9 +357,7 @@ class _Lease:
     users: int = 0
 
 
-_async_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = (
-    weakref.WeakKeyDictionary()
-)
+_async_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager
@@ -525,7 +523,10 @@ class RequestCore:
         except requests.exceptions.Timeout as exc:
             raise self._transport_error(call, exc, sent=True) from None
         response = Response(
-            raw.status_code, _decode(raw.content, raw.headers.get("content-type")), _lower(raw.headers), dict(raw.cookies)
+            raw.status_code,
+            _decode(raw.content, raw.headers.get("content-type")),
+            _lower(raw.headers),
+            dict(raw.cookies),
         )
         return self._finish(call, response, started)
 
@@ -551,14 +552,16 @@ class RequestCore:
                     params=_params(call.params),
                     headers=dict(call.headers or {}),
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-                    ssl=None if self.config.verify else False,
+                    ssl=True if self.config.verify else False,
                 ) as raw:
                     content = await raw.read()
                     cookies = {name: morsel.value for name, morsel in raw.cookies.items()}
-                    response = Response(raw.status, _decode(content, raw.headers.get("content-type")), _lower(raw.headers), cookies)
+                    response = Response(
+                        raw.status, _decode(content, raw.headers.get("content-type")), _lower(raw.headers), cookies
+                    )
             except aiohttp.ClientConnectorError as exc:
                 raise self._transport_error(call, exc, sent=False) from None
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 raise self._transport_error(call, exc, sent=True) from None
         return self._finish(call, response, started)
 

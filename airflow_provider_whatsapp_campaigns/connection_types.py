@@ -105,12 +105,16 @@ class ConnectionForm:
         for extra in self.all_extras:
             if extra.placeholder:
                 placeholders.setdefault(extra.name, extra.placeholder)
-        keys = ("hidden_fields", "relabeling", "placeholders") if snake_case else (
-            "hidden-fields",
-            "relabeling",
-            "placeholders",
+        keys = (
+            ("hidden_fields", "relabeling", "placeholders")
+            if snake_case
+            else (
+                "hidden-fields",
+                "relabeling",
+                "placeholders",
+            )
         )
-        return dict(zip(keys, (list(self.hidden_fields), dict(self.relabeling), placeholders)))
+        return dict(zip(keys, (list(self.hidden_fields), dict(self.relabeling), placeholders), strict=False))
 
     def provider_info(self) -> dict[str, Any]:
         return {
@@ -132,13 +136,18 @@ class ConnectionForm:
         for extra in self.all_extras:
             label = lazy_gettext(extra.label)
             if extra.secret:
-                widgets[extra.name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=extra.description)
+                widgets[extra.name] = PasswordField(
+                    label, widget=BS3PasswordFieldWidget(), description=extra.description
+                )
             elif extra.type == "boolean":
                 widgets[extra.name] = BooleanField(label, default=bool(extra.default), description=extra.description)
             elif extra.type == "integer":
                 validators = [Optional(), NumberRange(min=extra.minimum, max=extra.maximum)]
                 widgets[extra.name] = IntegerField(
-                    label, widget=BS3TextFieldWidget(), validators=validators, default=extra.default,
+                    label,
+                    widget=BS3TextFieldWidget(),
+                    validators=validators,
+                    default=extra.default,
                     description=extra.description,
                 )
             else:  # numbers travel as strings on 2.11 and are parsed by the hook
@@ -189,7 +198,11 @@ INSIDER_OAUTH = ConnectionForm(
     hook_class=_hook("insider", "InsiderOAuthHook"),
     hidden_fields=("schema", "port"),
     relabeling={"host": "Gateway URL", "login": "Client ID", "password": "Client secret"},
-    placeholders={"host": "https://gw.api.insidethekube.com", "login": "OAuth client ID", "password": "OAuth client secret"},
+    placeholders={
+        "host": "https://gw.api.insidethekube.com",
+        "login": "OAuth client ID",
+        "password": "OAuth client secret",
+    },
     extras=(
         ExtraField(
             "token_url",

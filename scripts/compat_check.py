@@ -11,7 +11,10 @@ import airflow_provider_whatsapp_campaigns as package
 from airflow_provider_whatsapp_campaigns.connection_types import FORMS
 from airflow_provider_whatsapp_campaigns.hooks.base import hook_class_for
 
-SKIP = {"airflow_provider_whatsapp_campaigns.sandbox.__main__"}
+SKIP = {
+    "airflow_provider_whatsapp_campaigns.sandbox.__main__",
+    "airflow_provider_whatsapp_campaigns.sandbox.pytest_plugin",
+}
 
 
 def main() -> int:

@@ -38,7 +38,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     WhatsAppCampaignError,
 )
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, StatsMapping
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, StatsMapping, lookup
 from airflow_provider_whatsapp_campaigns.version_compat import BaseHook
 
 if TYPE_CHECKING:
@@ -82,6 +82,13 @@ class CreatedCampaign:
         }
 
 
+CONTACT_COLUMNS = ("phone", "name", "status", "error", "message_id", "sent_at", "delivered_at", "read_at", "replied_at")
+DEFAULT_CONTACT_FIELDS: dict[str, str | tuple[str, ...]] = {
+    "phone": ("phone", "phone_number"),
+    "name": ("name", "recipient_name"),
+    "error": ("error_message", "error"),
+}
+
 VERBS = ("create", "start", "stats", "pause", "cancel", "contacts")
 
 
@@ -100,6 +107,10 @@ class WhatsAppCampaignHook(BaseHook):
     supported: ClassVar[frozenset[str]] = frozenset({"stats"})
     # Vendor UI page of one campaign, when the vendor has one ("{base}" = the connection's host URL).
     campaign_url_template: ClassVar[str | None] = None
+    # Per-campaign recipient cap, where the vendor has one (the create operator splits or refuses).
+    max_recipients_per_campaign: ClassVar[int | None] = None
+    # Contact export columns: normalized name -> vendor field(s), first present wins.
+    contact_fields: ClassVar[dict[str, str | tuple[str, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -193,8 +204,7 @@ class WhatsAppCampaignHook(BaseHook):
         """Raise before any request when the vendor's API has no such verb."""
         if verb not in self.supported:
             raise UnsupportedOperation(
-                f"{self.vendor} has no API to {verb} a campaign "
-                f"(supported here: {', '.join(sorted(self.supported))})",
+                f"{self.vendor} has no API to {verb} a campaign (supported here: {', '.join(sorted(self.supported))})",
                 vendor=self.vendor,
             )
 
@@ -251,6 +261,11 @@ class WhatsAppCampaignHook(BaseHook):
         async for row in adrive_iter(self._contacts_flow(str(campaign_id), **options), core.arequest):
             yield row
 
+    def contact_row(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """One recipient in the export columns (vendor field names through ``contact_fields``)."""
+        fields = {**DEFAULT_CONTACT_FIELDS, **self.contact_fields}
+        return {column: lookup(raw, fields.get(column, column)) for column in CONTACT_COLUMNS}
+
     def campaign_url(self, campaign_id: str) -> str | None:
         if not self.campaign_url_template:
             return None
@@ -290,7 +305,9 @@ class WhatsAppCampaignHook(BaseHook):
         """
         stats = yield from self._stats_flow(campaign_id)
         if stats.status in already_done:
-            self.log.info("%s campaign %s is already %s: nothing to %s", self.vendor, campaign_id, stats.vendor_status, action)
+            self.log.info(
+                "%s campaign %s is already %s: nothing to %s", self.vendor, campaign_id, stats.vendor_status, action
+            )
             return stats
         if stats.status not in allowed_from:
             raise InvalidState(
@@ -305,7 +322,9 @@ class WhatsAppCampaignHook(BaseHook):
             after = yield from self._stats_flow(campaign_id)
             if after.status not in already_done:
                 raise
-            self.log.info("%s campaign %s is now %s: the %s took effect", self.vendor, campaign_id, after.vendor_status, action)
+            self.log.info(
+                "%s campaign %s is now %s: the %s took effect", self.vendor, campaign_id, after.vendor_status, action
+            )
             return after
         return (yield from self._stats_flow(campaign_id))
 
@@ -313,10 +332,8 @@ class WhatsAppCampaignHook(BaseHook):
 
     def _probe_flow(self) -> Flow[Any]:
         """Cheapest authenticated call; a NotFound answer still proves the credentials work."""
-        try:
+        with contextlib.suppress(NotFound):
             yield from self._stats_flow("1")
-        except NotFound:
-            pass
 
     def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
         raise NotImplementedError
@@ -359,7 +376,7 @@ def hook_class_for(conn_type: str) -> type[WhatsAppCampaignHook]:
 def get_hook(conn_id: str, **kwargs: Any) -> WhatsAppCampaignHook:
     """Pick the vendor hook from the connection's type (reads the connection once)."""
     conn = BaseHook.get_connection(conn_id)
-    hook = hook_class_for(conn.conn_type)(conn_id=conn_id, **kwargs)
+    hook = hook_class_for(conn.conn_type or "")(conn_id=conn_id, **kwargs)
     hook.__dict__["connection"] = conn
     return hook
 
@@ -368,15 +385,15 @@ async def aget_hook(conn_id: str, **kwargs: Any) -> WhatsAppCampaignHook:
     from airflow.providers.common.compat.connection import get_async_connection
 
     conn = await get_async_connection(conn_id)
-    hook = hook_class_for(conn.conn_type)(conn_id=conn_id, **kwargs)
+    hook = hook_class_for(conn.conn_type or "")(conn_id=conn_id, **kwargs)
     hook.__dict__["connection"] = conn
     return hook
 
 
 __all__ = [
+    "Call",
     "CampaignSpec",
     "CreatedCampaign",
-    "Call",
     "Recipient",
     "WhatsAppCampaignHook",
     "aget_hook",

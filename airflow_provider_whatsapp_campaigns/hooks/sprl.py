@@ -126,7 +126,8 @@ class SprlHook(WhatsAppCampaignHook):
         return {
             "client_id": config.require(config.login, "login (client ID)", "client ID"),
             "account_id": config.require(
-                account_id or config.get_extra("account_id"), "extra account_id (or the task's account_id)",
+                account_id or config.get_extra("account_id"),
+                "extra account_id (or the task's account_id)",
                 "WhatsApp account UID",
             ),
             "campaign_uid": campaign_id,
@@ -174,7 +175,9 @@ class SprlHook(WhatsAppCampaignHook):
                 return
             first = contacts[0].get("message_id") if isinstance(contacts[0], Mapping) else None
             if page > 1 and first is not None and first == previous_first:
-                self.log.warning("SPRL returned page %d identical to the previous one; stopping (server ignores page)", page)
+                self.log.warning(
+                    "SPRL returned page %d identical to the previous one; stopping (server ignores page)", page
+                )
                 return
             previous_first = first
             for contact in contacts:

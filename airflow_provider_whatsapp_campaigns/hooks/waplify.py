@@ -81,6 +81,7 @@ class WaplifyHook(WhatsAppCampaignHook):
     errors = WAPLIFY_ERRORS
     stats_mapping = WAPLIFY_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"create", "start", "stats"})
+    max_recipients_per_campaign: ClassVar[int] = MAX_CONTACTS
 
     def build_auth(self, config: ConnectionConfig) -> Auth:
         key = config.require(config.password, "password (API key)", "API key")
@@ -103,7 +104,7 @@ class WaplifyHook(WhatsAppCampaignHook):
             )
         return [
             {"phone": phone, **({"name": r.name} if r.name else {})}
-            for phone, r in zip(phones, spec.recipients)
+            for phone, r in zip(phones, spec.recipients, strict=False)
         ]
 
     def _create_flow(self, spec: CampaignSpec, marker: str | None) -> Flow[CreatedCampaign]:

@@ -27,7 +27,6 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     NotFound,
     PermissionDenied,
     QuotaExceeded,
-    RateLimited,
     ValidationError,
     VendorUnavailable,
 )
@@ -80,9 +79,7 @@ def test_retries_stop_after_max_retries_and_raise_the_typed_error(requests_mock)
 
 
 def test_connection_reset_is_retried(requests_mock):
-    requests_mock.get(
-        f"{BASE}/x", [{"exc": requests.exceptions.ConnectionError("reset by peer")}, {"json": {"ok": 1}}]
-    )
+    requests_mock.get(f"{BASE}/x", [{"exc": requests.exceptions.ConnectionError("reset by peer")}, {"json": {"ok": 1}}])
     core = make_core()
     assert core.request(Call("GET", "/x")).body == {"ok": 1}
     assert requests_mock.call_count == 2
@@ -90,7 +87,13 @@ def test_connection_reset_is_retried(requests_mock):
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, ValidationError), (401, AuthenticationError), (403, PermissionDenied), (404, NotFound), (422, ValidationError)],
+    [
+        (400, ValidationError),
+        (401, AuthenticationError),
+        (403, PermissionDenied),
+        (404, NotFound),
+        (422, ValidationError),
+    ],
 )
 def test_client_errors_are_not_retried(requests_mock, status, error):
     requests_mock.get(f"{BASE}/x", status_code=status, json={"message": "nope"})
@@ -133,8 +136,13 @@ def test_vendor_code_beats_http_status(requests_mock):
 
 @pytest.mark.parametrize(
     ("code", "http", "error"),
-    [(101, 401, AuthenticationError), (103, 403, PermissionDenied), (104, 400, InsufficientBalance),
-     (129, 429, QuotaExceeded), (102, 422, ValidationError)],
+    [
+        (101, 401, AuthenticationError),
+        (103, 403, PermissionDenied),
+        (104, 400, InsufficientBalance),
+        (129, 429, QuotaExceeded),
+        (102, 422, ValidationError),
+    ],
 )
 def test_error_map_for_envelope_errors(code, http, error):
     body = {"status": False, "code": code, "message": "bad", "flag": "DAILY_LIMIT_REACHED" if code == 129 else None}

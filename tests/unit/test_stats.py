@@ -30,13 +30,27 @@ vendorish = st.one_of(
 
 
 @given(
-    total=vendorish, sent=vendorish, delivered=vendorish, read=vendorish, clicked=vendorish,
-    replied=vendorish, failed=vendorish, pending=vendorish,
+    total=vendorish,
+    sent=vendorish,
+    delivered=vendorish,
+    read=vendorish,
+    clicked=vendorish,
+    replied=vendorish,
+    failed=vendorish,
+    pending=vendorish,
 )
 def test_any_counters_give_bounded_rates_and_json(total, sent, delivered, read, clicked, replied, failed, pending):
     stats = CampaignStats(
-        provider="x", campaign_id=1, total=total, sent=sent, delivered=delivered, read=read,
-        clicked=clicked, replied=replied, failed=failed, pending=pending,
+        provider="x",
+        campaign_id=1,
+        total=total,
+        sent=sent,
+        delivered=delivered,
+        read=read,
+        clicked=clicked,
+        replied=replied,
+        failed=failed,
+        pending=pending,
     )
     out = stats.to_dict()
     for name in RATES:
@@ -75,8 +89,19 @@ def test_zero_denominator_gives_none():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("12", 12), (" 7 ", 7), (3.9, 3), ("4.0", 4), ("", None), ("n/a", None), (-1, None),
-     (True, None), (float("nan"), None), ([], None)],
+    [
+        (None, None),
+        ("12", 12),
+        (" 7 ", 7),
+        (3.9, 3),
+        ("4.0", 4),
+        ("", None),
+        ("n/a", None),
+        (-1, None),
+        (True, None),
+        (float("nan"), None),
+        ([], None),
+    ],
 )
 def test_to_count(value, expected):
     assert to_count(value) == expected
@@ -105,7 +130,9 @@ def test_status_helpers():
     assert CampaignStatus.from_vendor("exploded", table) is CampaignStatus.UNKNOWN
     assert CampaignStatus.from_vendor(None, table) is CampaignStatus.UNKNOWN
     assert {s for s in CampaignStatus if s.is_terminal} == {
-        CampaignStatus.COMPLETED, CampaignStatus.CANCELLED, CampaignStatus.FAILED,
+        CampaignStatus.COMPLETED,
+        CampaignStatus.CANCELLED,
+        CampaignStatus.FAILED,
     }
 
 

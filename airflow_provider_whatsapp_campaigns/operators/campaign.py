@@ -1,0 +1,381 @@
+"""Vendor-neutral campaign operators: the vendor follows from ``conn_id``'s connection type."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError, WhatsAppCampaignError
+from airflow_provider_whatsapp_campaigns.hooks.base import (
+    CampaignSpec,
+    CreatedCampaign,
+    WhatsAppCampaignHook,
+    get_hook,
+    hook_class_for,
+)
+from airflow_provider_whatsapp_campaigns.links import CAMPAIGN_URL_KEY, WhatsAppCampaignLink
+from airflow_provider_whatsapp_campaigns.recipients import load_recipients
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+from airflow_provider_whatsapp_campaigns.triggers.campaign import (
+    CompletionRule,
+    WhatsAppCampaignTrigger,
+    failure_message,
+)
+from airflow_provider_whatsapp_campaigns.version_compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseOperator,
+    conf,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+UI_COLOR = "#dcf8c6"  # WhatsApp's outgoing-bubble green
+DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
+IDEMPOTENCY_VARIABLE = "whatsapp_campaigns.created.{marker}"
+
+
+def _deferrable_default() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class _CampaignOperator(BaseOperator):
+    """Shared plumbing: a lazily built hook (no I/O at parse time) and the campaign link."""
+
+    ui_color = UI_COLOR
+    operator_extra_links = (WhatsAppCampaignLink(),)
+    verb: str = "stats"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        vendor: str | None = None,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.hook_params = hook_params or {}
+        self.vendor = vendor
+        if vendor is not None:
+            # The connection type is known without I/O: refuse an impossible verb at parse time.
+            hook_class_for(vendor)(conn_id="-").require_supported(self.verb)
+
+    @cached_property
+    def hook(self) -> WhatsAppCampaignHook:
+        return get_hook(self.conn_id, **self.hook_params)
+
+    def push_campaign_url(self, context: Context, campaign_id: str) -> None:
+        push_campaign_url(context, self.hook, campaign_id)
+
+
+def push_campaign_url(context: Context, hook: WhatsAppCampaignHook, campaign_id: str) -> None:
+    """Pushed before any wait so the link works even if the wait fails; "" where the vendor has no page."""
+    context["ti"].xcom_push(key=CAMPAIGN_URL_KEY, value=hook.campaign_url(campaign_id) or "")
+
+
+def log_funnel(log: Any, stats: CampaignStats) -> None:
+    """A compact funnel table: total → sent → delivered → read → clicked, failed, replied, rates."""
+
+    def show(value: Any) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.1%}" if isinstance(value, float) else f"{value:,}"
+
+    data = stats.to_dict()
+    rows = [
+        ("total", data["total"], ""),
+        ("sent", data["sent"], ""),
+        ("delivered", data["delivered"], data["delivery_rate"]),
+        ("read", data["read"], data["read_rate"]),
+        ("clicked", data["clicked"], data["click_rate"]),
+        ("failed", data["failed"], data["failure_rate"]),
+        ("replied", data["replied"], ""),
+        ("pending", data["pending"], ""),
+    ]
+    lines = [f"{stats.provider} campaign {stats.campaign_id} ({stats.name or 'unnamed'}): {stats.status.value}"]
+    lines += [f"  {name:<10}{show(count):>12}  {show(rate) if rate != '' else ''}" for name, count, rate in rows]
+    log.info("\n".join(lines))
+
+
+def idempotency_marker(context: Context, extra: str = "") -> str:
+    """Same task instance (dag, task, run, map index) → same marker, across Airflow retries."""
+    ti = context["ti"]
+    key = "|".join(str(p) for p in (ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), extra))
+    return "af-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class WhatsAppCreateCampaignOperator(_CampaignOperator):
+    """Create a campaign from a recipients list or file; returns the campaign id (or ids when split).
+
+    Safe under Airflow retries: the campaign is tagged with a marker derived from the task
+    instance; vendors with a list API (Whatomate) adopt the tagged campaign, and every created id
+    is recorded in an Airflow Variable before anything else can fail, so a retry reuses it.
+    Waplify has no list API: if a create's *answer* is lost on the wire the campaign may exist
+    without Airflow knowing its id — the one window no client can close without vendor help.
+
+    :param recipients: phone strings, dicts (``phone``/``name``/``params``), or a path /
+        ``ObjectStoragePath`` to a CSV (``phone,name,<param>…``) or JSON-lines file.
+    :param split: ``"refuse"`` (default) fails when a vendor's per-campaign contact limit is
+        exceeded; ``"parts"`` creates several campaigns named ``… (part k/n)``.
+    """
+
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "name",
+        "template",
+        "account",
+        "recipients",
+        "template_params",
+        "scheduled_at",
+        "description",
+    )
+    template_fields_renderers = {"template_params": "json", "recipients": "json"}
+    verb = "create"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        template: str,
+        recipients: Any,
+        account: str | None = None,
+        template_params: dict[str, Any] | None = None,
+        scheduled_at: str | None = None,
+        description: str | None = None,
+        default_region: str | None = None,
+        split: str = "refuse",
+        vendor_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if split not in ("refuse", "parts"):
+            raise ValueError(f"split must be 'refuse' or 'parts', got {split!r}")
+        self.name = name
+        self.template = template
+        self.recipients = recipients
+        self.account = account
+        self.template_params = template_params or {}
+        self.scheduled_at = scheduled_at
+        self.description = description
+        self.default_region = default_region
+        self.split = split
+        self.vendor_options = vendor_options or {}
+
+    def execute(self, context: Context) -> str | list[str]:
+        hook = self.hook
+        hook.require_supported("create")
+        recipients = load_recipients(self.recipients, default_region=self.default_region)
+        if not self.name or not str(self.name).strip():
+            raise ValidationError("name must not be empty")
+        limit = getattr(hook, "max_recipients_per_campaign", None)
+        parts = [recipients]
+        if limit and len(recipients) > limit:
+            if self.split != "parts":
+                raise ValidationError(
+                    f"{hook.vendor} campaigns take at most {limit:,} recipients, got {len(recipients):,}. "
+                    "Nothing was sent. Pass split='parts' to create several campaigns, or send fewer.",
+                    vendor=hook.vendor,
+                )
+            parts = [recipients[i : i + limit] for i in range(0, len(recipients), limit)]
+        ids: list[str] = []
+        for index, chunk in enumerate(parts, start=1):
+            name = self.name if len(parts) == 1 else f"{self.name} (part {index}/{len(parts)})"
+            spec = CampaignSpec(
+                name=name,
+                template=self.template,
+                account=self.account,
+                recipients=chunk,
+                template_params=self.template_params,
+                scheduled_at=self.scheduled_at,
+                description=self.description,
+                options=self.vendor_options,
+            )
+            marker = idempotency_marker(context, f"part{index}" if len(parts) > 1 else "")
+            created = self._create_once(hook, spec, marker)
+            self.log.info(
+                "%s campaign %s %s (%s recipients)",
+                hook.vendor,
+                created.campaign_id,
+                "adopted from an earlier try" if created.adopted else "created",
+                created.recipients_added,
+            )
+            ids.append(created.campaign_id)
+        if len(ids) == 1:
+            self.push_campaign_url(context, ids[0])
+            return ids[0]
+        return ids
+
+    def _create_once(self, hook: WhatsAppCampaignHook, spec: CampaignSpec, marker: str) -> CreatedCampaign:
+        from airflow_provider_whatsapp_campaigns.version_compat import Variable
+
+        key = IDEMPOTENCY_VARIABLE.format(marker=marker)
+        known = Variable.get(key, default=None)
+        if known:
+            self.log.info("campaign %s was created by an earlier try of this task; reusing it", known)
+            return CreatedCampaign(str(known), adopted=True)
+        created = hook.create_campaign(spec, marker=marker)
+        Variable.set(key, created.campaign_id, description="WhatsApp campaign created by this task instance")
+        return created
+
+
+class _WaitingOperator(_CampaignOperator):
+    """Waits in the worker (poll) or in the triggerer (deferrable) for a campaign to finish."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        wait_for_completion: bool = False,
+        deferrable: bool = _deferrable_default(),
+        poll_interval: float = 60.0,
+        timeout: timedelta | float = DEFAULT_WAIT_TIMEOUT,
+        accept_statuses: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.campaign_id = campaign_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = float(poll_interval)
+        self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.accept_statuses = list(accept_statuses)
+        CompletionRule(accept_statuses=self.accept_statuses)  # validate at parse time
+
+    def wait(self, context: Context, stats: CampaignStats) -> dict[str, Any]:
+        rule = CompletionRule(accept_statuses=self.accept_statuses)
+        verdict = rule.evaluate(stats)
+        deadline = time.time() + self.wait_timeout
+        if verdict == "waiting" and self.deferrable:
+            self.defer(
+                trigger=WhatsAppCampaignTrigger(
+                    conn_id=self.conn_id,
+                    campaign_id=str(self.campaign_id),
+                    end_time=deadline,
+                    poll_interval=self.poll_interval,
+                    accept_statuses=self.accept_statuses,
+                ),
+                method_name="execute_complete",
+            )
+        while verdict == "waiting":
+            if time.time() >= deadline:
+                raise AirflowException(
+                    f"campaign {self.campaign_id} still {stats.vendor_status!r} after {self.wait_timeout:.0f} s"
+                )
+            time.sleep(min(self.poll_interval, max(0.0, deadline - time.time())))
+            stats = self.hook.get_campaign_stats(str(self.campaign_id))
+            verdict = rule.evaluate(stats)
+        log_funnel(self.log, stats)
+        if verdict == "failed":
+            raise AirflowFailException(failure_message(stats))
+        return stats.to_dict()
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        return resume_from_event(self, event)
+
+
+def resume_from_event(task: Any, event: dict[str, Any] | None, timeout_exc: type[Exception] = AirflowException) -> Any:
+    """Validate a trigger event (P10): anything but a well-formed success raises."""
+    if not isinstance(event, dict) or "status" not in event:
+        raise AirflowException(f"trigger returned an unexpected event: {event!r}")
+    status = event["status"]
+    if status == "success" and isinstance(event.get("stats"), dict):
+        stats = CampaignStats.from_dict(event["stats"])
+        log_funnel(task.log, stats)
+        return event["stats"]
+    if status == "failed":
+        raise AirflowFailException(event.get("message") or f"campaign {event.get('campaign_id')} failed")
+    if status == "error" and isinstance(event.get("error"), dict):
+        raise WhatsAppCampaignError.from_dict(event["error"])
+    if status == "timeout":
+        last = event.get("stats") or {}
+        raise timeout_exc(
+            f"campaign {event.get('campaign_id')} did not finish in time (last status {last.get('vendor_status')!r})"
+        )
+    raise AirflowException(f"trigger returned an unknown event status {status!r}")
+
+
+class WhatsAppStartCampaignOperator(_WaitingOperator):
+    """Start (send) a campaign. Already running or done counts as started, so retries are safe.
+
+    With ``wait_for_completion`` the task also waits for the end and returns the final stats;
+    ``deferrable=True`` does that wait in the triggerer instead of holding a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "campaign_id")
+    verb = "start"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.hook.require_supported("start")
+        self.push_campaign_url(context, str(self.campaign_id))
+        stats = self.hook.start_campaign(str(self.campaign_id))
+        self.log.info("%s campaign %s is %s", stats.provider, stats.campaign_id, stats.vendor_status)
+        if not self.wait_for_completion:
+            return stats.to_dict()
+        return self.wait(context, stats)
+
+
+class WhatsAppCampaignStatsOperator(_CampaignOperator):
+    """Fetch the normalized stats of one campaign (pushed to XCom as ``CampaignStats.to_dict()``).
+
+    :param stats_options: vendor-specific filters, e.g. ``{"account_id": …}`` (SPRL) or
+        ``{"start_time": …, "end_time": …}`` (Insider).
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "campaign_id", "stats_options")
+    template_fields_renderers = {"stats_options": "json"}
+
+    def __init__(self, *, campaign_id: str, stats_options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.campaign_id = campaign_id
+        self.stats_options = stats_options or {}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.push_campaign_url(context, str(self.campaign_id))
+        stats = self.hook.get_campaign_stats(str(self.campaign_id), **self.stats_options)
+        log_funnel(self.log, stats)
+        return stats.to_dict()
+
+
+class _TransitionOperator(_CampaignOperator):
+    template_fields: Sequence[str] = ("conn_id", "campaign_id")
+
+    def __init__(self, *, campaign_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.campaign_id = campaign_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.hook.require_supported(self.verb)
+        self.push_campaign_url(context, str(self.campaign_id))
+        action = getattr(self.hook, f"{self.verb}_campaign")
+        stats: CampaignStats = action(str(self.campaign_id))
+        self.log.info("%s campaign %s is now %s", stats.provider, stats.campaign_id, stats.vendor_status)
+        return stats.to_dict()
+
+
+class WhatsAppPauseCampaignOperator(_TransitionOperator):
+    """Pause a running campaign (Whatomate). Already paused counts as success."""
+
+    verb = "pause"
+
+
+class WhatsAppCancelCampaignOperator(_TransitionOperator):
+    """Cancel a campaign (Whatomate). Already cancelled counts as success."""
+
+    verb = "cancel"
+
+
+__all__ = [
+    "UnsupportedOperation",
+    "WhatsAppCampaignStatsOperator",
+    "WhatsAppCancelCampaignOperator",
+    "WhatsAppCreateCampaignOperator",
+    "WhatsAppPauseCampaignOperator",
+    "WhatsAppStartCampaignOperator",
+]

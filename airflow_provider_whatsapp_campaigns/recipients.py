@@ -1,0 +1,94 @@
+"""Recipients from a list or a CSV / JSON-lines file, validated to E.164 before any request."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+from airflow_provider_whatsapp_campaigns.hooks.base import Recipient
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, to_e164
+
+PHONE_KEYS = ("phone", "phone_number", "msisdn", "number")
+NAME_KEYS = ("name", "recipient_name")
+MAX_SHOWN = 10
+
+
+def _open_text(source: Any) -> io.TextIOBase:
+    if hasattr(source, "open") and not isinstance(source, str):  # pathlib.Path, ObjectStoragePath
+        return source.open("r", encoding="utf-8", newline="")
+    return open(os.fspath(source), encoding="utf-8", newline="")
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike)) or (hasattr(value, "open") and hasattr(value, "exists"))
+
+
+def _rows_from_file(source: Any) -> Iterator[Mapping[str, Any]]:
+    name = str(source).lower()
+    with _open_text(source) as handle:
+        if name.endswith((".jsonl", ".ndjson", ".json")):
+            for line_no, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        raise ValidationError(f"{source}: line {line_no} is not valid JSON") from None
+        else:
+            yield from csv.DictReader(handle)
+
+
+def _row_to_recipient(row: Any) -> tuple[str, str | None, dict[str, str]]:
+    if isinstance(row, Recipient):
+        return row.phone, row.name, dict(row.params)
+    if isinstance(row, (str, int)):
+        return str(row), None, {}
+    if not isinstance(row, Mapping):
+        raise ValueError(f"a recipient must be a phone string or a mapping, got {type(row).__name__}")
+    phone = next((row[k] for k in PHONE_KEYS if row.get(k)), "")
+    name = next((row[k] for k in NAME_KEYS if row.get(k)), None)
+    params = row.get("params")
+    if not isinstance(params, Mapping):
+        skip = {*PHONE_KEYS, *NAME_KEYS, "params"}
+        params = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
+    return str(phone), None if name is None else str(name), {str(k): str(v) for k, v in params.items()}
+
+
+def load_recipients(
+    source: Any, *, default_region: str | None = None, on_invalid: str = "fail", log: Any = None
+) -> list[Recipient]:
+    """Read and validate every recipient first; the error names each bad row (masked)."""
+    if source is None:
+        raise ValidationError("recipients are required: a list of phone numbers or a CSV / JSON-lines path")
+    rows: Iterable[Any] = _rows_from_file(source) if _is_path(source) else source
+    valid: list[Recipient] = []
+    invalid: list[InvalidPhone] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for index, row in enumerate(rows):
+        try:
+            phone, name, params = _row_to_recipient(row)
+            e164 = to_e164(phone, default_region)
+        except ValueError as exc:
+            invalid.append(
+                InvalidPhone(index, str(row.get("phone", "")) if isinstance(row, Mapping) else str(row), str(exc))
+            )
+            continue
+        if e164 in seen:
+            duplicates += 1
+            continue
+        seen.add(e164)
+        valid.append(Recipient(e164, name, params))
+    if invalid and on_invalid == "fail":
+        shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
+        more = f" (and {len(invalid) - MAX_SHOWN} more)" if len(invalid) > MAX_SHOWN else ""
+        raise ValidationError(f"{len(invalid)} invalid recipient(s), nothing was sent: {shown}{more}")
+    if log is not None and (invalid or duplicates):
+        log.warning("skipped %d invalid and %d duplicate recipient(s)", len(invalid), duplicates)
+    if not valid:
+        raise ValidationError("no valid recipients: nothing to send")
+    return valid

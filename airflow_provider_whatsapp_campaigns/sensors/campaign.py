@@ -1,0 +1,126 @@
+"""Wait until a campaign is completed: poke, reschedule, or deferred to the triggerer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_whatsapp_campaigns.hooks.base import WhatsAppCampaignHook, get_hook
+from airflow_provider_whatsapp_campaigns.links import WhatsAppCampaignLink
+from airflow_provider_whatsapp_campaigns.operators.campaign import (
+    UI_COLOR,
+    log_funnel,
+    push_campaign_url,
+    resume_from_event,
+)
+from airflow_provider_whatsapp_campaigns.triggers.campaign import (
+    CompletionRule,
+    WhatsAppCampaignTrigger,
+    failure_message,
+)
+from airflow_provider_whatsapp_campaigns.version_compat import (
+    AirflowFailException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+# SPRL campaigns can sit in "queued" forever; a sensor without a deadline would wait a week.
+DEFAULT_TIMEOUT = timedelta(hours=6)
+
+
+class WhatsAppCampaignSensor(BaseSensorOperator):
+    """Succeeds when the campaign is completed and returns its normalized stats (XCom).
+
+    Fails fast on ``cancelled``/``failed`` unless listed in ``accept_statuses``. Insider reports
+    no status: use ``completion="settled"`` (pending == 0 and counters unchanged for
+    ``settle_polls`` polls — a heuristic; not available in reschedule mode, which keeps no
+    memory between pokes).
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "campaign_id", "stats_options")
+    ui_color = UI_COLOR
+    operator_extra_links = (WhatsAppCampaignLink(),)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        campaign_id: str,
+        completion: str = "status",
+        settle_polls: int = 3,
+        accept_statuses: Sequence[str] = (),
+        stats_options: dict[str, Any] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float | timedelta = 60,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.conn_id = conn_id
+        self.campaign_id = campaign_id
+        self.completion = completion
+        self.settle_polls = settle_polls
+        self.accept_statuses = list(accept_statuses)
+        self.stats_options = stats_options or {}
+        self.deferrable = deferrable
+        self._url_pushed = False
+        self._rule = CompletionRule(completion, settle_polls, self.accept_statuses)  # validates at parse time
+        if completion == "settled" and self.mode == "reschedule" and not deferrable:
+            raise ValueError(
+                "completion='settled' compares counters across polls, which reschedule mode cannot remember; "
+                "use mode='poke' or deferrable=True"
+            )
+
+    @cached_property
+    def hook(self) -> WhatsAppCampaignHook:
+        return get_hook(self.conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        if not self._url_pushed:
+            push_campaign_url(context, self.hook, str(self.campaign_id))
+            self._url_pushed = True
+        stats = self.hook.get_campaign_stats(str(self.campaign_id), **self.stats_options)
+        verdict = self._rule.evaluate(stats)
+        if verdict == "failed":
+            log_funnel(self.log, stats)
+            raise AirflowFailException(failure_message(stats))
+        self.log.info("campaign %s: %s (%s)", stats.campaign_id, stats.vendor_status, verdict)
+        if verdict == "done":
+            log_funnel(self.log, stats)
+        return PokeReturnValue(is_done=verdict == "done", xcom_value=stats.to_dict())
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        # Poke once: finished campaigns never visit the triggerer.
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            trigger=WhatsAppCampaignTrigger(
+                conn_id=self.conn_id,
+                campaign_id=str(self.campaign_id),
+                end_time=time.time() + float(self.timeout),
+                poll_interval=float(self.poke_interval),
+                completion=self.completion,
+                settle_polls=self.settle_polls,
+                accept_statuses=self.accept_statuses,
+                stats_options=self.stats_options,
+                history=self._rule.history,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+        return resume_from_event(self, event, timeout_exc=AirflowSensorTimeout)

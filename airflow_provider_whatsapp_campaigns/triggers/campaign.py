@@ -1,0 +1,185 @@
+"""Async wait for a campaign to finish, run by the triggerer (one aiohttp session, shared limiter)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_whatsapp_campaigns.exceptions import WhatsAppCampaignError, is_transient
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+
+COMPLETION_MODES = ("status", "settled")
+
+
+def _now() -> float:
+    """Wall clock (P9: an absolute deadline survives a triggerer restart; a duration would not)."""
+    return time.time()
+
+
+async def _sleep(seconds: float) -> None:
+    """The wait between polls (its own name so tests can skip it without touching asyncio)."""
+    await asyncio.sleep(seconds)
+
+
+@dataclass
+class CompletionRule:
+    """When is a campaign done? One rule for the sensor's poke and the trigger's loop.
+
+    ``status``: the vendor says completed (or an accepted terminal state).
+    ``settled`` (Insider, which reports no status): ``pending == 0`` and the counters unchanged
+    for ``settle_polls`` consecutive polls. A heuristic: a campaign that pauses sending for
+    longer than ``settle_polls`` × interval looks finished.
+    """
+
+    completion: str = "status"
+    settle_polls: int = 3
+    accept_statuses: Sequence[str] = ()
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.completion not in COMPLETION_MODES:
+            raise ValueError(f"completion must be one of {COMPLETION_MODES}, got {self.completion!r}")
+        if self.settle_polls < 2:
+            raise ValueError("settle_polls must be at least 2 (one poll cannot show counters settling)")
+        unknown = set(self.accept_statuses) - {s.value for s in CampaignStatus}
+        if unknown:
+            raise ValueError(f"accept_statuses has unknown statuses: {sorted(unknown)}")
+
+    def evaluate(self, stats: CampaignStats) -> str:
+        """``done``, ``failed`` or ``waiting``."""
+        if self.completion == "settled":
+            counters = stats.counters()
+            self.history = [*self.history[-(self.settle_polls - 1) :], counters]
+            if stats.status is CampaignStatus.COMPLETED:
+                return "done"
+            settled = (
+                counters.get("pending") == 0
+                and len(self.history) >= self.settle_polls
+                and all(h == counters for h in self.history)
+            )
+            return "done" if settled else "waiting"
+        if stats.status is CampaignStatus.COMPLETED or stats.status.value in self.accept_statuses:
+            return "done"
+        if stats.is_terminal:
+            return "failed"
+        return "waiting"
+
+
+def failure_message(stats: CampaignStats) -> str:
+    return (
+        f"{stats.provider} campaign {stats.campaign_id} ended as {stats.status.value} "
+        f"(vendor status {stats.vendor_status!r}; sent={stats.sent}, failed={stats.failed}). "
+        "Pass accept_statuses to treat this as success."
+    )
+
+
+class WhatsAppCampaignTrigger(BaseTrigger):
+    """Polls until the campaign is done, failed, or the absolute ``end_time`` passes (P9)."""
+
+    def __init__(
+        self,
+        conn_id: str,
+        campaign_id: str,
+        end_time: float,
+        poll_interval: float = 60.0,
+        completion: str = "status",
+        settle_polls: int = 3,
+        accept_statuses: Sequence[str] = (),
+        stats_options: dict[str, Any] | None = None,
+        max_consecutive_failures: int = 5,
+        history: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.campaign_id = str(campaign_id)
+        self.end_time = float(end_time)
+        self.poll_interval = float(poll_interval)
+        self.completion = completion
+        self.settle_polls = int(settle_polls)
+        self.accept_statuses = list(accept_statuses)
+        self.stats_options = dict(stats_options or {})
+        self.max_consecutive_failures = int(max_consecutive_failures)
+        self.history = list(history or [])
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{self.__class__.__module__}.{self.__class__.__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "campaign_id": self.campaign_id,
+                "end_time": self.end_time,
+                "poll_interval": self.poll_interval,
+                "completion": self.completion,
+                "settle_polls": self.settle_polls,
+                "accept_statuses": self.accept_statuses,
+                "stats_options": self.stats_options,
+                "max_consecutive_failures": self.max_consecutive_failures,
+                "history": self.history,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_whatsapp_campaigns.hooks.base import aget_hook
+
+        rule = CompletionRule(self.completion, self.settle_polls, self.accept_statuses, list(self.history))
+        failures = 0
+        last: CampaignStats | None = None
+        try:
+            hook = await aget_hook(self.conn_id)
+        except WhatsAppCampaignError as exc:
+            yield TriggerEvent(error_event(self.campaign_id, exc))
+            return
+        async with hook.async_session():
+            while True:
+                try:
+                    last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
+                except WhatsAppCampaignError as exc:
+                    failures += 1
+                    if not is_transient(exc) or failures >= self.max_consecutive_failures:
+                        yield TriggerEvent(error_event(self.campaign_id, exc))
+                        return
+                    self.log.warning("poll %d of campaign %s failed, will retry: %s", failures, self.campaign_id, exc)
+                else:
+                    failures = 0
+                    verdict = rule.evaluate(last)
+                    if verdict == "done":
+                        yield TriggerEvent(
+                            {"status": "success", "campaign_id": self.campaign_id, "stats": last.to_dict()}
+                        )
+                        return
+                    if verdict == "failed":
+                        yield TriggerEvent(
+                            {
+                                "status": "failed",
+                                "campaign_id": self.campaign_id,
+                                "stats": last.to_dict(),
+                                "message": failure_message(last),
+                            }
+                        )
+                        return
+                    self.log.info(
+                        "campaign %s is %s; next poll in %.0f s",
+                        self.campaign_id,
+                        last.vendor_status,
+                        self.poll_interval,
+                    )
+                left = self.end_time - _now()
+                if left <= 0:
+                    yield TriggerEvent(
+                        {
+                            "status": "timeout",
+                            "campaign_id": self.campaign_id,
+                            "stats": last.to_dict() if last else None,
+                        }
+                    )
+                    return
+                await _sleep(min(self.poll_interval, left))
+
+
+def error_event(campaign_id: str, exc: WhatsAppCampaignError) -> dict[str, Any]:
+    return {"status": "error", "campaign_id": campaign_id, "error": exc.to_dict()}
