@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -58,12 +59,28 @@ def _row_to_recipient(row: Any) -> tuple[str, str | None, dict[str, str]]:
     return str(phone), None if name is None else str(name), {str(k): str(v) for k, v in params.items()}
 
 
+def _parse_rendered_list(text: str) -> list[Any]:
+    """A templated list renders as text unless the DAG sets render_template_as_native_obj."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValidationError("recipients look like a list but could not be parsed") from None
+    if not isinstance(value, list):
+        raise ValidationError("recipients must be a list, a CSV path or a JSON-lines path")
+    return value
+
+
 def load_recipients(
     source: Any, *, default_region: str | None = None, on_invalid: str = "fail", log: Any = None
 ) -> list[Recipient]:
     """Read and validate every recipient first; the error names each bad row (masked)."""
     if source is None:
         raise ValidationError("recipients are required: a list of phone numbers or a CSV / JSON-lines path")
+    if isinstance(source, str) and source.lstrip().startswith("["):
+        source = _parse_rendered_list(source)
     rows: Iterable[Any] = _rows_from_file(source) if _is_path(source) else source
     valid: list[Recipient] = []
     invalid: list[InvalidPhone] = []

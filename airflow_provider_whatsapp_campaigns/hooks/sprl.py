@@ -143,6 +143,15 @@ class SprlHook(WhatsAppCampaignHook):
             raise UnexpectedResponse("SPRL answered without a campaign block", vendor=self.vendor)
         return self.stats_mapping.build(campaign, campaign_id=campaign_id)
 
+    def _probe_flow(self) -> Flow[None]:
+        # Every SPRL call needs a campaign: a made-up uid that fails *validation* proves the
+        # credentials (checked first, code 101) and the account work.
+        try:
+            yield from self._stats_flow("airflow-connection-test")
+        except ValidationError as exc:
+            if "campaign" not in exc.message.lower():
+                raise
+
     def _contacts_flow(
         self,
         campaign_id: str,

@@ -133,6 +133,12 @@ class WaplifyHook(WhatsAppCampaignHook):
             raise UnexpectedResponse("Waplify created a campaign but returned no id", vendor=self.vendor)
         return CreatedCampaign(str(campaign_id), recipients_added=len(contacts))
 
+    def _probe_flow(self) -> Flow[None]:
+        try:  # a well-formed id nobody has: NotFound proves the key works
+            yield from self._stats_flow("00000000-0000-0000-0000-000000000000")
+        except NotFound:
+            pass
+
     def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
         response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
         return self.stats_mapping.build(response.body or {}, campaign_id=campaign_id)
