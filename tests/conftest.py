@@ -13,8 +13,12 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="whatsapp-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME}/airflow.db")
+# One dags folder for the whole run (Airflow caches its bundle config on first use); suites that
+# run DAGs link their files into it (see airflow_dags_folder).
+DAGS_FOLDER = os.path.join(os.environ["AIRFLOW_HOME"], "dags")
+os.makedirs(DAGS_FOLDER, exist_ok=True)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 
 pytest_plugins = ["airflow_provider_whatsapp_campaigns.sandbox.pytest_plugin"]
 
@@ -28,6 +32,25 @@ TEST_SECRETS = (
     "wapl_demo_key",
     "sk_test_SECRET_value_42",
 )
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the test Airflow home (once per run)."""
+    import subprocess
+    import sys
+
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    subprocess.run([airflow, "db", "migrate"], check=True, env=os.environ, capture_output=True, timeout=300)
+    return DAGS_FOLDER
+
+
+def link_dags(*files: str) -> None:
+    """Make DAG files visible to dag.test() / `airflow dags test` in the shared dags folder."""
+    for path in files:
+        target = os.path.join(DAGS_FOLDER, os.path.basename(path))
+        if not os.path.lexists(target):
+            os.symlink(os.path.abspath(path), target)
 
 
 @pytest.fixture
@@ -48,3 +71,31 @@ def sandbox_conns(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     yield {name.removeprefix("AIRFLOW_CONN_").lower(): value for name, value in env.items()}
+
+
+# --------------------------------------------------------------------------- secret-leak scan
+# Every captured log line, stdout/stderr and exception message of the whole run is scanned for the
+# test credentials; any hit fails the session, naming the test (never printing the secret itself).
+
+_LEAKS: list[tuple[str, str]] = []
+
+
+def find_leaks(texts: list[str], secrets: tuple[str, ...] = TEST_SECRETS) -> list[int]:
+    """Indexes (into ``secrets``) of the secrets that appear in any of ``texts``."""
+    return [i for i, secret in enumerate(secrets) if any(secret in text for text in texts)]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    texts = [content for _, content in report.sections]
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    if crash is not None:
+        texts.append(str(crash.message))
+    for index in find_leaks(texts):
+        _LEAKS.append((report.nodeid, f"test secret #{index}"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _LEAKS:
+        lines = "\n".join(f"  {node}: {which}" for node, which in _LEAKS)
+        print(f"\nSECRET LEAK: test credentials appeared in captured output or errors:\n{lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

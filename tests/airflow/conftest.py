@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import link_dags
+
 DAGS = Path(__file__).parent / "dags"
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated SQLite metadata DB in the test Airflow home, with this folder's DAGs."""
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
-    airflow = Path(sys.executable).parent / "airflow"
-    subprocess.run([str(airflow), "db", "migrate"], check=True, env=os.environ, capture_output=True, timeout=300)
-    return DAGS
-
-
 @pytest.fixture
-def run_dag(airflow_db: Path, sandbox_conns: dict[str, str]) -> Callable[..., tuple[Any, dict[str, Any]]]:
+def run_dag(airflow_db: str, sandbox_conns: dict[str, str]) -> Callable[..., tuple[Any, dict[str, Any]]]:
     """Run one DAG file's ``dag`` with dag.test(); return the DagRun and {task_id: return XCom}."""
 
     def run(name: str, **conf: Any) -> tuple[Any, dict[str, Any]]:
+        link_dags(str(DAGS / f"{name}.py"))
         spec = importlib.util.spec_from_file_location(f"test_dag_{name}", DAGS / f"{name}.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)

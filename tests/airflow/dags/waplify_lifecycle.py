@@ -23,7 +23,11 @@ with DAG(
         task_id="create", name="Spring sale {{ ds }}", template="promo_v1", recipients="{{ params.recipients }}"
     )
     start = WhatsAppStartCampaignOperator(
-        task_id="start", campaign_id=create.output, wait_for_completion=True, deferrable=True, poll_interval=1,
+        task_id="start",
+        campaign_id=create.output,
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=1,
         timeout=120,
     )
     wait = WhatsAppCampaignSensor(

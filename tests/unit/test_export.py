@@ -1,0 +1,85 @@
+"""Contact export: exact row counts, flat memory, atomic files, phones masked only in logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import tracemalloc
+from unittest import mock
+
+import pytest
+
+from airflow_provider_whatsapp_campaigns.exceptions import PermissionDenied, UnsupportedOperation
+from airflow_provider_whatsapp_campaigns.operators.export import WhatsAppExportContactsOperator
+
+
+def context() -> dict:
+    return {"ti": mock.MagicMock()}
+
+
+def export(tmp_path, name: str, campaign: str, **kwargs) -> tuple[WhatsAppExportContactsOperator, object]:
+    target = tmp_path / name
+    op = WhatsAppExportContactsOperator(
+        task_id="export", conn_id="sprl_default", campaign_id=campaign, path=str(target), **kwargs
+    )
+    return op, target
+
+
+def test_export_100k_rows_with_flat_memory(sandbox, sandbox_conns, tmp_path):
+    [uid] = sandbox.admin.seed_sprl(campaigns=[{"name": "big", "status": "completed", "contact_count": 100_000}])
+    op, target = export(tmp_path, "big.csv", uid, log_every=25_000, contact_options={"per_page": 100})
+    tracemalloc.start()
+    try:
+        result = op.execute(context())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result["rows"] == 100_000
+    with open(target, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 100_000
+    assert len({r["message_id"] for r in rows}) == 100_000
+    assert peak < 50 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    assert not list(tmp_path.glob(".export-*")), "no temporary file left behind"
+
+
+def test_failed_export_leaves_no_file(sandbox, sandbox_conns, tmp_path):
+    op, target = export(tmp_path, "out.csv", "demo-campaign", contact_options={"per_page": 10})
+    target.write_text("previous export\n")
+    sandbox.admin.fault("error", vendor="sprl", status=403, times=1, path=".*")
+    # first page fails permanently (account blocked) → nothing replaces the old file
+    with pytest.raises(PermissionDenied):
+        op.execute(context())
+    assert target.read_text() == "previous export\n"
+    assert not list(tmp_path.glob(".export-*"))
+
+
+def test_jsonl_export_keeps_full_phones_and_logs_masked(sandbox, sandbox_conns, tmp_path, caplog, capsys):
+    op, target = export(tmp_path, "c.jsonl", "demo-campaign", log_every=50)
+    caplog.set_level(logging.INFO)
+    result = op.execute(context())
+    logged = caplog.text + "".join(capsys.readouterr())
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert result == {"path": str(target), "rows": 120, "format": "jsonl", "campaign_id": "demo-campaign"}
+    assert len(lines) == 120
+    phones = {line["phone"] for line in lines}
+    assert all(p.startswith("+") and len(p) > 8 for p in phones)
+    assert "exported 50 rows" in logged
+    assert "*" in logged.split("exported 50 rows")[1].splitlines()[0], "the last phone is shown masked"
+    for phone in phones:
+        assert phone not in logged
+
+
+def test_export_refuses_vendors_without_contacts(sandbox, sandbox_conns, tmp_path):
+    op = WhatsAppExportContactsOperator(
+        task_id="e", conn_id="waplify_default", campaign_id="x", path=str(tmp_path / "x.csv")
+    )
+    with pytest.raises(UnsupportedOperation):
+        op.execute(context())
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_vendor_known_at_parse_time_is_checked_at_parse_time():
+    with pytest.raises(UnsupportedOperation, match="waplify"):
+        WhatsAppExportContactsOperator(task_id="e", conn_id="w", vendor="waplify", campaign_id="x", path="/tmp/x.csv")
