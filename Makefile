@@ -41,6 +41,7 @@ test: lint typecheck $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sandbox_throughput.py
+	$(BIN)/python benchmarks/hook_vs_http.py
 
 # Re-resolve the pinned dependency sets from the package index (Airflow's constraint files are not reachable).
 lock:

@@ -13,6 +13,7 @@ import email.utils
 import http.cookiejar
 import json
 import logging
+import math
 import threading
 import time
 import weakref
@@ -296,8 +297,13 @@ _limiter_lock = threading.Lock()
 
 
 def _rates(rps: float) -> list[Rate]:
-    # One request per 1/rps: evenly spaced, never a burst above the published limit.
-    return [Rate(1, max(1, round(1000 / rps)))]
+    """Evenly spaced requests for low limits; above 50/s, at most rps/10 in any 100 ms window.
+
+    Either way no one-second window ever holds more than ``rps`` requests (sliding windows).
+    """
+    if rps <= 50:
+        return [Rate(1, max(1, math.ceil(1000 / rps)))]
+    return [Rate(max(1, math.floor(rps / 10)), 100)]
 
 
 def _limiter_key(config: ConnectionConfig, rps: float) -> tuple[str, str, float]:
@@ -567,14 +573,15 @@ class RequestCore:
 
     # ---- shared by both transports
     def _finish(self, call: Call, response: Response, started: float) -> Response:
-        log.debug(
-            "%s %s %s -> %d in %.0f ms",
-            self.vendor,
-            call.method,
-            self.scrub(call.path),
-            response.status,
-            (time.monotonic() - started) * 1000,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %s -> %d in %.0f ms",
+                self.vendor,
+                call.method,
+                self.scrub(call.path),
+                response.status,
+                (time.monotonic() - started) * 1000,
+            )
         error = self.errors.exception_for(response, self.scrub)
         if error is None:
             return response

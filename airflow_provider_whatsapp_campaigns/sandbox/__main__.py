@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
                    help="JSON file to keep state across restarts (written atomically; default: memory only)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="sandbox clock speed factor for campaign progress (default: 1.0)")
+    p.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS instead of HTTP (benchmarks)")
+    p.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
     return p
 
 
@@ -43,11 +45,17 @@ async def _serve(args: argparse.Namespace) -> None:
     app[SANDBOX_KEY].configure({"speed": args.speed})
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
+    ssl_context = None
+    if args.tls_cert:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+    site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or []
     port = sockets[0].getsockname()[1] if sockets else args.port
-    root = f"http://{args.host}:{port}"
+    root = f"{'https' if ssl_context else 'http'}://{args.host}:{port}"
     print(f"WhatsApp campaigns sandbox listening on {root}")
     for vendor, path in BASE_PATHS.items():
         print(f"  {vendor:<14} {root}{path}")

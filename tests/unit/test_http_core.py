@@ -175,15 +175,16 @@ def test_non_idempotent_call_is_resent_after_429(requests_mock):
     assert requests_mock.call_count == 2
 
 
-def test_rate_limit_spaces_requests(requests_mock):
+@pytest.mark.parametrize(("rate", "count"), [(40, 9), (100, 31)])
+def test_rate_limit_holds(requests_mock, rate, count):
     requests_mock.get(f"{BASE}/x", json={})
-    core = make_core(rate_limit=40)
+    core = make_core(rate_limit=rate)
     started = time.monotonic()
-    for _ in range(9):
+    for _ in range(count):
         core.request(Call("GET", "/x"))
-    # 9 requests at 40/s need at least 8 intervals of 25 ms.
-    assert time.monotonic() - started >= 8 / 40
-    assert requests_mock.call_count == 9
+    # N requests at R/s need at least (N-1)/R seconds.
+    assert time.monotonic() - started >= (count - 1) / rate
+    assert requests_mock.call_count == count
 
 
 @pytest.mark.parametrize(
