@@ -558,7 +558,7 @@ class RequestCore:
                     params=_params(call.params),
                     headers=dict(call.headers or {}),
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-                    ssl=True if self.config.verify else False,
+                    ssl=bool(self.config.verify),
                 ) as raw:
                     content = await raw.read()
                     cookies = {name: morsel.value for name, morsel in raw.cookies.items()}

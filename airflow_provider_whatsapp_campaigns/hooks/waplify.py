@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from airflow_provider_whatsapp_campaigns._http import Auth, Call, ErrorMap, ErrorRule, Flow, StaticHeaderAuth
@@ -134,10 +135,8 @@ class WaplifyHook(WhatsAppCampaignHook):
         return CreatedCampaign(str(campaign_id), recipients_added=len(contacts))
 
     def _probe_flow(self) -> Flow[None]:
-        try:  # a well-formed id nobody has: NotFound proves the key works
+        with contextlib.suppress(NotFound):  # a well-formed id nobody has: NotFound proves the key works
             yield from self._stats_flow("00000000-0000-0000-0000-000000000000")
-        except NotFound:
-            pass
 
     def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
         response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
