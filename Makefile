@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: test lint typecheck unit venv lock compat-2.11 clean bench
+.PHONY: demo test test-ui lint typecheck unit venv lock compat-2.11 clean bench
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -27,6 +27,10 @@ endif
 
 venv: $(STAMP)
 
+# A real Airflow (embedded home under .demo/) runs the lifecycle example DAG against the bundled sandbox.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_whatsapp_campaigns tests benchmarks example_dags scripts
 
@@ -37,7 +41,13 @@ unit: $(STAMP)
 	$(BIN)/pytest tests -m "not integration and not ui" -q
 
 test: lint typecheck $(STAMP)
+	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest tests -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
+
+# Only the browser tests of the connection forms (Debian chromium, installed by scripts/ensure_chromium.sh).
+test-ui: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	$(BIN)/pytest tests/ui -m ui -q -p no:randomly
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sandbox_throughput.py

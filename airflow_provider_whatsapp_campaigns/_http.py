@@ -210,7 +210,7 @@ class ErrorMap:
         if rule is not None:
             error_cls, hint = rule.error, rule.hint
         elif response.status >= 500:
-            error_cls, hint = VendorUnavailable, "the vendor's server failed; retried with backoff"
+            error_cls, hint = VendorUnavailable, "The vendor's server failed; retried with backoff"
         else:
             error_cls, hint = STATUS_ERRORS.get(response.status, UnexpectedResponse), ""
         text = _describe(message) or f"HTTP {response.status}"

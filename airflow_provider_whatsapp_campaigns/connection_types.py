@@ -18,7 +18,7 @@ STANDARD_FIELDS = ("host", "port", "login", "password", "schema", "extra", "desc
 class ExtraField:
     name: str
     label: str
-    type: str  # string | integer | number | boolean
+    type: str  # string | integer | number | boolean | array (of strings)
     description: str = ""
     default: Any = None
     secret: bool = False
@@ -28,8 +28,12 @@ class ExtraField:
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": [self.type, "null"]}
+        if self.type == "array":
+            # Airflow >= 3.2 renders a list of strings as a text box, one value per line, and
+            # stores a JSON list in ``extra``.
+            schema["items"] = {"type": "string"}
         if self.default is not None:
-            schema["default"] = self.default
+            schema["default"] = list(self.default) if self.type == "array" else self.default
         if self.secret:
             schema["format"] = "password"
         if self.minimum is not None:
@@ -40,12 +44,20 @@ class ExtraField:
 
 
 COMMON_EXTRAS = (
-    ExtraField("timeout", "Timeout (s)", "integer", "Seconds to wait for one HTTP answer.", 30, minimum=1),
+    ExtraField(
+        "timeout",
+        "Timeout (seconds)",
+        "integer",
+        "How long to wait for one answer from the vendor before retrying. Default 30.",
+        30,
+        minimum=1,
+    ),
     ExtraField(
         "max_retries",
         "Max retries",
         "integer",
-        "Retries of transient failures (HTTP 429, 5xx, timeouts), with backoff; permanent errors never retry.",
+        "Retries of temporary failures (HTTP 429, 5xx, timeouts), with backoff. Wrong credentials "
+        "and other permanent errors never retry. Default 5.",
         5,
         minimum=0,
         maximum=10,
@@ -54,22 +66,29 @@ COMMON_EXTRAS = (
         "rate_limit",
         "Requests per second",
         "number",
-        "Client-side limit for this connection; leave empty for the vendor's published limit.",
+        "Client-side limit for this connection, e.g. 5. Leave empty for the vendor's published limit.",
         minimum=0.1,
     ),
-    ExtraField("verify", "Verify TLS", "boolean", "Check the server's TLS certificate.", True),
+    ExtraField(
+        "verify",
+        "Verify TLS certificate",
+        "boolean",
+        "Turn off only for a test server with a self-signed certificate.",
+        True,
+    ),
     ExtraField(
         "allow_insecure",
         "Allow plain http://",
         "boolean",
-        "Only for a server on a network you trust: credentials cross it unencrypted.",
+        "Only for a server on a network you trust: the credentials cross it unencrypted. Not needed for localhost.",
         False,
     ),
     ExtraField(
         "redis_url",
         "Redis URL (shared rate limit)",
         "string",
-        "Optional redis:// URL so every worker and triggerer shares one request budget.",
+        "Optional, e.g. redis://:password@redis-host:6379/0, so every worker and triggerer shares one "
+        "request budget. Leave empty to limit each process on its own.",
         secret=True,
         placeholder="redis://localhost:6379/0",
     ),
@@ -150,9 +169,10 @@ class ConnectionForm:
                     default=extra.default,
                     description=extra.description,
                 )
-            else:  # numbers travel as strings on 2.11 and are parsed by the hook
+            else:  # numbers and lists travel as strings on 2.11 and are parsed by the hook
+                default = " ".join(extra.default) if extra.type == "array" and extra.default else extra.default
                 widgets[extra.name] = StringField(
-                    label, widget=BS3TextFieldWidget(), default=extra.default, description=extra.description
+                    label, widget=BS3TextFieldWidget(), default=default, description=extra.description
                 )
         return widgets
 
@@ -161,21 +181,27 @@ def _hook(module: str, name: str) -> str:
     return f"{PACKAGE}.hooks.{module}.{name}"
 
 
-_KEY_HELP = "Shown once when you create the key in the vendor's console; stored encrypted by Airflow."
+# Airflow >= 3.2 shows placeholders only on the standard fields (host, login, password); the
+# extra fields show their description under the box instead, so examples live there.
 
 SPRL = ConnectionForm(
     conn_type="sprl",
     hook_name="SPRL (WhatsApp campaign tracking)",
     hook_class=_hook("sprl", "SprlHook"),
     hidden_fields=("schema", "port"),
-    relabeling={"host": "Base URL", "login": "Client ID", "password": "API key"},
-    placeholders={"host": "https://insprl.com/api", "login": "your SPRL client ID", "password": "SPRL API key"},
+    relabeling={"host": "API base URL", "login": "Client ID", "password": "API key"},
+    placeholders={
+        "host": "https://insprl.com/api (used when empty)",
+        "login": "Client ID from SPRL → Developer / API settings",
+        "password": "API key from SPRL → Developer / API settings",
+    },
     extras=(
         ExtraField(
             "account_id",
             "WhatsApp account UID",
             "string",
-            "Default account UID (SPRL → WhatsApp → Accounts); tasks may override it.",
+            "UID of the WhatsApp account the campaigns were sent from (SPRL → WhatsApp → Accounts). "
+            "Used when a task names no account.",
             placeholder="WhatsApp account UID",
         ),
     ),
@@ -187,8 +213,11 @@ INSIDER = ConnectionForm(
     hook_name="Insider One WhatsApp (API key)",
     hook_class=_hook("insider", "InsiderHook"),
     hidden_fields=("schema", "port", "login"),
-    relabeling={"host": "Base URL", "password": "API key"},
-    placeholders={"host": "https://whatsapp.useinsider.com", "password": "INS.…"},
+    relabeling={"host": "API base URL", "password": "API key"},
+    placeholders={
+        "host": "https://whatsapp.useinsider.com (used when empty)",
+        "password": "INS.… key from the Insider One panel → API settings",
+    },
     default_host="https://whatsapp.useinsider.com",
 )
 
@@ -199,24 +228,25 @@ INSIDER_OAUTH = ConnectionForm(
     hidden_fields=("schema", "port"),
     relabeling={"host": "Gateway URL", "login": "Client ID", "password": "Client secret"},
     placeholders={
-        "host": "https://gw.api.insidethekube.com",
-        "login": "OAuth client ID",
-        "password": "OAuth client secret",
+        "host": "https://gw.api.insidethekube.com (used when empty)",
+        "login": "OAuth client ID from the Insider One panel → API settings",
+        "password": "OAuth client secret (shown once when the client is created)",
     },
     extras=(
         ExtraField(
             "token_url",
             "Token URL",
             "string",
-            "Where client credentials are exchanged for a token; defaults to <Gateway URL>/auth/token.",
+            "Where the client ID and secret are exchanged for an access token. Leave empty for "
+            "<Gateway URL>/auth/token (https://gw.api.insidethekube.com/auth/token).",
             placeholder="https://gw.api.insidethekube.com/auth/token",
         ),
         ExtraField(
             "scopes",
             "Scopes",
-            "string",
-            "Space- or comma-separated OAuth scopes.",
-            "wa-stats-api",
+            "array",
+            "OAuth scopes granted to the client, one per line; wa-stats-api reads WhatsApp statistics.",
+            ("wa-stats-api",),
             placeholder="wa-stats-api",
         ),
     ),
@@ -227,7 +257,8 @@ _WHATOMATE_ACCOUNT = ExtraField(
     "whatsapp_account",
     "WhatsApp account name",
     "string",
-    "Default account NAME (Whatomate → Settings → WhatsApp accounts) for new campaigns.",
+    "Account NAME as listed in Whatomate → Settings → WhatsApp Accounts, e.g. main-account. "
+    "New campaigns use it when a task names no account.",
     placeholder="e.g. main-account",
 )
 
@@ -237,7 +268,10 @@ WHATOMATE = ConnectionForm(
     hook_class=_hook("whatomate", "WhatomateHook"),
     hidden_fields=("schema", "port", "login"),
     relabeling={"host": "Server URL", "password": "API key"},
-    placeholders={"host": "https://whatomate.example.com", "password": "whm_…"},
+    placeholders={
+        "host": "https://whatomate.example.com (your own server)",
+        "password": "whm_… key from Whatomate → Settings → API Keys",
+    },
     extras=(_WHATOMATE_ACCOUNT,),
 )
 
@@ -247,7 +281,11 @@ WHATOMATE_JWT = ConnectionForm(
     hook_class=_hook("whatomate", "WhatomateJwtHook"),
     hidden_fields=("schema", "port"),
     relabeling={"host": "Server URL", "login": "Email", "password": "Password"},
-    placeholders={"host": "https://whatomate.example.com", "login": "you@example.com"},
+    placeholders={
+        "host": "https://whatomate.example.com (your own server)",
+        "login": "you@example.com (a Whatomate user)",
+        "password": "that user's Whatomate password",
+    },
     extras=(_WHATOMATE_ACCOUNT,),
 )
 
@@ -256,14 +294,18 @@ WAPLIFY = ConnectionForm(
     hook_name="Waplify",
     hook_class=_hook("waplify", "WaplifyHook"),
     hidden_fields=("schema", "port", "login"),
-    relabeling={"host": "Base URL", "password": "API key"},
-    placeholders={"host": "https://server.waplify.io", "password": "wapl_…"},
+    relabeling={"host": "API base URL", "password": "API key"},
+    placeholders={
+        "host": "https://server.waplify.io (used when empty)",
+        "password": "wapl_… key from Waplify → Settings → API keys",
+    },
     extras=(
         ExtraField(
             "waba_phone_id",
-            "WABA phone ID",
+            "WABA phone number ID",
             "string",
-            "Default sender phone ID (Waplify → Settings → WhatsApp numbers).",
+            "ID of the sending WhatsApp Business number (Waplify → Settings → WhatsApp numbers). "
+            "Used when a task names no sender.",
             placeholder="WABA phone number ID",
         ),
     ),

@@ -101,6 +101,7 @@ class WhatsAppCampaignHook(BaseHook):
     hook_name: ClassVar[str] = ""
 
     vendor: ClassVar[str] = ""
+    vendor_label: ClassVar[str] = ""  # how people write the vendor's name, for messages
     default_rate_limit: ClassVar[float | None] = None
     errors: ClassVar[ErrorMap]
     stats_mapping: ClassVar[StatsMapping]
@@ -275,17 +276,22 @@ class WhatsAppCampaignHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated read; the message says what to fix."""
+        label = self.vendor_label or self.vendor
         try:
             self._run(self._probe_flow())
         except AuthenticationError as exc:
-            return False, f"Authentication failed: the credentials were rejected ({exc.message}). Check them."
+            return False, f"Authentication failed: {label} rejected the credentials. {exc.message}"
         except PermissionDenied as exc:
-            return False, f"Credentials work but access is denied: {exc.message}."
+            return False, self.explain_denied(exc)
         except VendorUnavailable as exc:
-            return False, f"Could not reach the server: {exc.message}."
+            return False, f"Could not reach {label}: {exc.message}"
         except WhatsAppCampaignError as exc:
-            return False, str(exc)
-        return True, f"Connection to {self.vendor} at {self.config.base_url} works."
+            return False, f"{label}: {exc.message}"
+        return True, f"Connection to {label} at {self.config.base_url} works."
+
+    def explain_denied(self, exc: PermissionDenied) -> str:
+        """What a person should do about a refusal (vendors with specific codes say more)."""
+        return f"The credentials work but {self.vendor_label or self.vendor} denies access: {exc.message}"
 
     # ------------------------------------------------------------------ shared flow pieces
 

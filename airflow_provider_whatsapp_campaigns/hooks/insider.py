@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import json
 import math
 import threading
@@ -44,8 +45,6 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     UnexpectedResponse,
     UnsupportedOperation,
     ValidationError,
-    VendorUnavailable,
-    WhatsAppCampaignError,
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone, to_e164
@@ -575,10 +574,12 @@ class _Token:
 
 
 #: (token_url, client_id) → token. Per process; shared by every hook instance, sync and async.
-_TOKENS: dict[tuple[str, str], _Token] = {}
+# (token_url, client_id, sha256(client_secret), scopes) -> token
+TokenKey = tuple[str, str, str, tuple[str, ...]]
+_TOKENS: dict[TokenKey, _Token] = {}
 _TOKENS_LOCK = threading.Lock()
-_SYNC_MINT_LOCKS: dict[tuple[str, str], threading.Lock] = {}
-_ASYNC_MINT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]] = (
+_SYNC_MINT_LOCKS: dict[TokenKey, threading.Lock] = {}
+_ASYNC_MINT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
 # The token this call sent (per thread / asyncio task), so a 401 is recovered only once per stale token.
@@ -611,7 +612,7 @@ def parse_scopes(value: Any) -> list[str]:
 
 
 class InsiderOAuthAuth(Auth):
-    """OAuth2 client credentials with a per-process token cache keyed by (token_url, client_id).
+    """OAuth2 client credentials with a per-process token cache keyed by the credentials.
 
     The token is minted lazily, reused until ``TOKEN_REFRESH_MARGIN`` seconds before it expires
     (minting is limited to about 10 per minute), registered with the secret masker and never
@@ -622,7 +623,10 @@ class InsiderOAuthAuth(Auth):
     def __init__(self, token_url: str, client_id: str, client_secret: str, scopes: Sequence[str]) -> None:
         self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
         self.scopes = list(scopes)
-        self.key = (token_url, client_id)
+        # The secret's digest is part of the key: a changed (or wrong) secret never reuses a token
+        # minted for the old one, and the secret itself is not kept as a dict key.
+        digest = hashlib.sha256(client_secret.encode()).hexdigest()
+        self.key: TokenKey = (token_url, client_id, digest, tuple(sorted(self.scopes)))
 
     def secrets(self) -> list[str]:
         return [self.client_secret]
@@ -724,6 +728,7 @@ class InsiderHook(WhatsAppCampaignHook):
     default_conn_name = "insider_whatsapp_default"
     hook_name = "Insider One WhatsApp (API key)"
     vendor = VENDOR
+    vendor_label = "Insider One"
     default_rate_limit = 100.0  # published: 100 requests per second per key
     errors = INSIDER_ERRORS
     stats_mapping = INSIDER_STATS
@@ -824,29 +829,18 @@ class InsiderHook(WhatsAppCampaignHook):
 
     # ------------------------------------------------------------------ connection test
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Campaign stats of campaign 1: a "not found" (3004) answer still proves the credentials work."""
-        try:
-            self._run(self._probe_flow())
-        except PermissionDenied as exc:
-            if exc.vendor_code == "1088":
-                return False, (
-                    "Insider refused this worker's IP address (code 1088): it is not on the API allow-list. "
-                    "Add this worker's egress (public) IP address to the allow-list in Insider's console."
-                )
-            if exc.vendor_code == "3007":
-                return False, (
-                    "The credentials work, but the WhatsApp product is not active for this Insider partner "
-                    "(code 3007); ask Insider to enable it."
-                )
-            return False, f"Credentials work but access is denied: {exc.message}."
-        except AuthenticationError as exc:
-            return False, f"Authentication failed: the credentials were rejected ({exc.message}). Check them."
-        except VendorUnavailable as exc:
-            return False, f"Could not reach the server: {exc.message}."
-        except WhatsAppCampaignError as exc:
-            return False, str(exc)
-        return True, f"Connection to {self.vendor} at {self.config.base_url} works."
+    def explain_denied(self, exc: PermissionDenied) -> str:
+        if exc.vendor_code == "1088":
+            return (
+                "Insider refused this worker's IP address (code 1088): it is not on the API allow-list. "
+                "Add this worker's egress (public) IP address to the allow-list in Insider's console."
+            )
+        if exc.vendor_code == "3007":
+            return (
+                "The credentials work, but the WhatsApp product is not active for this Insider partner "
+                "(code 3007); ask Insider to enable it."
+            )
+        return super().explain_denied(exc)
 
 
 def _optional_time(value: Any, field_name: str) -> int | None:

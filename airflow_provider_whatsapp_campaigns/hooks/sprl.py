@@ -113,6 +113,7 @@ class SprlHook(WhatsAppCampaignHook):
     default_conn_name = "sprl_default"
     hook_name = "SPRL (WhatsApp campaign tracking)"
     vendor = "sprl"
+    vendor_label = "SPRL"
     errors = SPRL_ERRORS
     stats_mapping = SPRL_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"stats", "contacts"})

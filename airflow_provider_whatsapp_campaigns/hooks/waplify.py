@@ -78,6 +78,7 @@ class WaplifyHook(WhatsAppCampaignHook):
     default_conn_name = "waplify_default"
     hook_name = "Waplify"
     vendor = "waplify"
+    vendor_label = "Waplify"
     default_rate_limit = 10.0
     errors = WAPLIFY_ERRORS
     stats_mapping = WAPLIFY_STATS

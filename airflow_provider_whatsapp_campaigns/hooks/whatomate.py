@@ -80,13 +80,13 @@ WHATOMATE_STATS = StatsMapping(
         "total": "total_recipients",
         "sent": "sent_count",
         "delivered": "delivered_count",
-        # Reported as the server gives it; the real server never updates it (stays 0).
-        "read": "read_count",
+        # No "read": the real server never updates read_count (it stays 0), so reporting it would
+        # be a made-up 0. The raw value is kept in details["read_count"].
         "failed": "failed_count",
         "started_at": "started_at",
         "completed_at": "completed_at",
     },
-    details=("whatsapp_account", "template_id", "scheduled_at", "created_at", "updated_at"),
+    details=("whatsapp_account", "template_id", "scheduled_at", "created_at", "updated_at", "read_count"),
 )
 
 READ_COUNT_NOTE = "Whatomate servers do not update read_count (it stays 0); do not read it as 'nobody read'"
@@ -363,6 +363,7 @@ class WhatomateHook(WhatsAppCampaignHook):
     default_conn_name = "whatomate_default"
     hook_name = "Whatomate (API key)"
     vendor = "whatomate"
+    vendor_label = "Whatomate"
     # Self-hosted: no published limit; a gentle default that a user can raise with extra rate_limit.
     default_rate_limit = 20.0
     errors = WHATOMATE_ERRORS

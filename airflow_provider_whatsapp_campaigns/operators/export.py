@@ -62,6 +62,7 @@ class WhatsAppExportContactsOperator(_CampaignOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.hook
         hook.require_supported("contacts")
+        self.push_campaign_url(context, str(self.campaign_id))
         fmt = self._format()
         started = time.monotonic()
         rows = 0

@@ -48,6 +48,14 @@ class InsiderTransactionalStatsOperator(BaseOperator):
                 f"connection {self.conn_id!r} is {hook.vendor}; transactional stats exist only for Insider",
                 vendor=hook.vendor,
             )
+        if not self.start_time or not self.end_time or str(self.start_time) == str(self.end_time):
+            from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+
+            raise ValidationError(
+                f"empty date range ({self.start_time!r} → {self.end_time!r}): a manual run on Airflow 3 has no "
+                "data interval. Pass start_time and end_time explicitly (templated), or run it on a schedule.",
+                vendor="insider",
+            )
         result: dict[str, Any] = fetch(self.start_time, self.end_time, accounts=self.accounts or None)
         self.log.info(
             "Insider transactional %s → %s: sent=%s delivered=%s read=%s (%s window(s))",

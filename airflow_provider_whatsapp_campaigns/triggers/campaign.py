@@ -126,59 +126,51 @@ class WhatsAppCampaignTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_whatsapp_campaigns.hooks.base import aget_hook
 
+        try:
+            hook = await aget_hook(self.conn_id)
+            async with hook.async_session():
+                event = await self._wait(hook)
+        except WhatsAppCampaignError as exc:
+            event = error_event(self.campaign_id, exc)
+        # Yielded outside the session block: the triggerer may close this generator right after.
+        yield TriggerEvent(event)
+
+    async def _wait(self, hook: Any) -> dict[str, Any]:
+        """Poll until a verdict; return the event payload."""
         rule = CompletionRule(self.completion, self.settle_polls, self.accept_statuses, list(self.history))
         failures = 0
         last: CampaignStats | None = None
-        try:
-            hook = await aget_hook(self.conn_id)
-        except WhatsAppCampaignError as exc:
-            yield TriggerEvent(error_event(self.campaign_id, exc))
-            return
-        async with hook.async_session():
-            while True:
-                try:
-                    last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
-                except WhatsAppCampaignError as exc:
-                    failures += 1
-                    if not is_transient(exc) or failures >= self.max_consecutive_failures:
-                        yield TriggerEvent(error_event(self.campaign_id, exc))
-                        return
-                    self.log.warning("poll %d of campaign %s failed, will retry: %s", failures, self.campaign_id, exc)
-                else:
-                    failures = 0
-                    verdict = rule.evaluate(last)
-                    if verdict == "done":
-                        yield TriggerEvent(
-                            {"status": "success", "campaign_id": self.campaign_id, "stats": last.to_dict()}
-                        )
-                        return
-                    if verdict == "failed":
-                        yield TriggerEvent(
-                            {
-                                "status": "failed",
-                                "campaign_id": self.campaign_id,
-                                "stats": last.to_dict(),
-                                "message": failure_message(last),
-                            }
-                        )
-                        return
-                    self.log.info(
-                        "campaign %s is %s; next poll in %.0f s",
-                        self.campaign_id,
-                        last.vendor_status,
-                        self.poll_interval,
-                    )
-                left = self.end_time - _now()
-                if left <= 0:
-                    yield TriggerEvent(
-                        {
-                            "status": "timeout",
-                            "campaign_id": self.campaign_id,
-                            "stats": last.to_dict() if last else None,
-                        }
-                    )
-                    return
-                await _sleep(min(self.poll_interval, left))
+        while True:
+            try:
+                last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
+            except WhatsAppCampaignError as exc:
+                failures += 1
+                if not is_transient(exc) or failures >= self.max_consecutive_failures:
+                    return error_event(self.campaign_id, exc)
+                self.log.warning("poll %d of campaign %s failed, will retry: %s", failures, self.campaign_id, exc)
+            else:
+                failures = 0
+                verdict = rule.evaluate(last)
+                if verdict == "done":
+                    return {"status": "success", "campaign_id": self.campaign_id, "stats": last.to_dict()}
+                if verdict == "failed":
+                    return {
+                        "status": "failed",
+                        "campaign_id": self.campaign_id,
+                        "stats": last.to_dict(),
+                        "message": failure_message(last),
+                    }
+                self.log.info(
+                    "campaign %s is %s; next poll in %.0f s", self.campaign_id, last.vendor_status, self.poll_interval
+                )
+            left = self.end_time - _now()
+            if left <= 0:
+                return {
+                    "status": "timeout",
+                    "campaign_id": self.campaign_id,
+                    "stats": last.to_dict() if last else None,
+                }
+            await _sleep(min(self.poll_interval, left))
 
 
 def error_event(campaign_id: str, exc: WhatsAppCampaignError) -> dict[str, Any]:

@@ -83,3 +83,15 @@ def test_export_refuses_vendors_without_contacts(sandbox, sandbox_conns, tmp_pat
 def test_vendor_known_at_parse_time_is_checked_at_parse_time():
     with pytest.raises(UnsupportedOperation, match="waplify"):
         WhatsAppExportContactsOperator(task_id="e", conn_id="w", vendor="waplify", campaign_id="x", path="/tmp/x.csv")
+
+
+def test_transactional_operator_refuses_an_empty_interval(sandbox, sandbox_conns):
+    from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+    from airflow_provider_whatsapp_campaigns.operators.insider import InsiderTransactionalStatsOperator
+
+    op = InsiderTransactionalStatsOperator(
+        task_id="t", start_time="2024-05-01T00:00:00+00:00", end_time="2024-05-01T00:00:00+00:00"
+    )
+    with pytest.raises(ValidationError, match="start_time and end_time"):
+        op.execute(context())
+    assert sandbox.admin.counters()["requests"].get("insider", {}) == {}

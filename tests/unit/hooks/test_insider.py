@@ -434,7 +434,7 @@ def test_api_key_never_appears_in_errors(hook, requests_mock):
         (200, FLAT, True, "works"),
         (403, {"errorCode": "1088", "message": "IP"}, False, "egress"),
         (403, {"errorCode": "3007", "message": "inactive"}, False, "WhatsApp product is not active"),
-        (403, {"errorCode": "9999", "message": "nope"}, False, "access is denied"),
+        (403, {"errorCode": "9999", "message": "nope"}, False, "denies access"),
         (401, {"message": "Unauthorized"}, False, "Authentication failed"),
         (422, {"errors": {"x": ["y"]}}, False, "x: y"),
     ],
@@ -450,7 +450,7 @@ def test_test_connection(hook, requests_mock, status, body, ok, needle):
 def test_test_connection_unreachable(hook, requests_mock):
     requests_mock.post(f"{V1}/v1/statistics/campaign", status_code=503, json={})
     ok, message = hook.test_connection()
-    assert ok is False and "Could not reach the server" in message
+    assert ok is False and "Could not reach Insider One" in message
     assert requests_mock.call_count == hook.core.config.max_retries + 1
 
 
@@ -718,7 +718,8 @@ def test_oauth_token_is_minted_once_and_shared(airflow_conn, requests_mock):
     first = oauth_hook(airflow_conn, scopes="wa-stats-api, extra-scope")
     for _ in range(5):
         first.get_campaign_stats("1")
-    second = oauth_hook(airflow_conn, "ins_oauth_unit_2")  # another hook, same client: same cache entry
+    # another hook, same credentials and scopes: same cache entry
+    second = oauth_hook(airflow_conn, "ins_oauth_unit_2", scopes="wa-stats-api, extra-scope")
     second.get_campaign_stats("1")
     assert tokens == ["tok-1"]
     mint = requests_mock.request_history[0]
@@ -731,6 +732,18 @@ def test_oauth_token_is_minted_once_and_shared(airflow_conn, requests_mock):
     assert len(stats_calls) == 6
     assert all(r.headers["Authorization"] == "Bearer tok-1" for r in stats_calls)
     assert all("x-ins-auth-key" not in r.headers for r in stats_calls)
+
+
+def test_oauth_changed_secret_never_reuses_a_cached_token(airflow_conn, requests_mock):
+    tokens: list[str] = []
+    requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
+    requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
+    oauth_hook(airflow_conn).get_campaign_stats("1")
+    airflow_conn("ins_oauth_rotated", "insider_whatsapp_oauth", host=GW, login="demo-client",
+                 password="rotated-secret", extra={"rate_limit": 0})
+    InsiderOAuthHook("ins_oauth_rotated").get_campaign_stats("1")
+    assert tokens == ["tok-1", "tok-2"], "a different secret must mint (and so be checked) again"
+    assert requests_mock.request_history[-2].json()["client_secret"] == "rotated-secret"
 
 
 def test_oauth_validation_before_minting(airflow_conn, requests_mock):

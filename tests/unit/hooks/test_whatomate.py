@@ -119,7 +119,8 @@ def test_stats_from_wrapped_campaign_with_messy_counters(hook, requests_mock):
         ),
     )
     stats = hook.get_campaign_stats(CID)
-    assert (stats.total, stats.sent, stats.delivered, stats.read, stats.failed) == (1000, 600, 550, 0, 50)
+    assert (stats.total, stats.sent, stats.delivered, stats.read, stats.failed) == (1000, 600, 550, None, 50)
+    assert stats.details["read_count"] == 0
     assert stats.pending == 350  # total - sent - failed
     assert stats.status is CampaignStatus.RUNNING
     assert stats.started_at == "2024-05-01T10:00:00+00:00"
