@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: demo test test-ui lint typecheck unit venv lock compat-2.11 clean bench
+.PHONY: demo demo-ui test test-ui lint typecheck unit venv lock compat-2.11 clean bench
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -30,6 +30,10 @@ venv: $(STAMP)
 # A real Airflow (embedded home under .demo/) runs the lifecycle example DAG against the bundled sandbox.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+# The same, clickable: api-server + scheduler + triggerer + dag-processor + sandbox (Ctrl-C stops all).
+demo-ui: $(STAMP)
+	$(BIN)/python scripts/demo_ui.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_whatsapp_campaigns tests benchmarks example_dags scripts

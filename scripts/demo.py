@@ -64,7 +64,7 @@ class Children:
         self.procs: list[subprocess.Popen[str]] = []
 
     def popen(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv built from our own venv paths
+        proc = subprocess.Popen(
             args,
             env=env,
             cwd=str(ROOT),
@@ -189,7 +189,7 @@ _READER = textwrap.dedent(
 
 
 def read_xcoms(env: dict[str, str], *dag_ids: str) -> dict[str, Any]:
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [sys.executable, "-c", _READER, *dag_ids], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     for line in proc.stdout.splitlines():
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         banner("WhatsApp campaigns provider demo (local Airflow + local vendor sandbox)")
         say(f"Airflow home: {HOME.relative_to(ROOT)} (SQLite), dags folder: example_dags/")
         say("airflow db migrate …")
-        migrate = subprocess.run(  # noqa: S603
+        migrate = subprocess.run(
             [AIRFLOW, "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True, timeout=300,
             check=False,
         )

@@ -65,3 +65,14 @@ def test_add_and_test_every_connection_type(sandbox, airflow_db):
         else:
             assert result.returncode == 0 and "Connection success" in output, f"{conn_id}: {output[-1500:]}"
     assert "Connection success" in uri.stdout + uri.stderr, (uri.stdout + uri.stderr)[-1500:]
+
+
+def test_airflow_discovers_the_provider(airflow_db):
+    listed = airflow_cli("providers", "list", "-o", "plain")
+    assert "airflow-provider-whatsapp-campaigns" in listed.stdout, listed.stderr[-1500:]
+    got = airflow_cli("providers", "get", "airflow-provider-whatsapp-campaigns", "-o", "json")
+    assert got.returncode == 0, got.stderr[-1500:]
+    assert "WhatsApp" in got.stdout
+    hooks = airflow_cli("providers", "hooks", "-o", "json")
+    for conn_type in ("sprl", "insider_whatsapp", "insider_whatsapp_oauth", "whatomate", "whatomate_jwt", "waplify"):
+        assert f'"{conn_type}"' in hooks.stdout, conn_type

@@ -50,7 +50,7 @@ def _chromium_missing_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     """A headless Debian chromium driven by Playwright (never a downloaded browser)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
@@ -115,7 +115,7 @@ def _server_env(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def airflow_server(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
     """A real ``airflow api-server`` on a free loopback port; its process group is killed after."""
     if not AIRFLOW.exists():
