@@ -72,7 +72,7 @@ def test_airflow_discovers_the_provider(airflow_db):
     assert "airflow-provider-whatsapp-campaigns" in listed.stdout, listed.stderr[-1500:]
     got = airflow_cli("providers", "get", "airflow-provider-whatsapp-campaigns", "-o", "json")
     assert got.returncode == 0, got.stderr[-1500:]
-    assert "WhatsApp" in got.stdout
+    assert json.loads(got.stdout)[0]["Provider"] == "airflow-provider-whatsapp-campaigns"
     hooks = airflow_cli("providers", "hooks", "-o", "json")
     for conn_type in ("sprl", "insider_whatsapp", "insider_whatsapp_oauth", "whatomate", "whatomate_jwt", "waplify"):
         assert f'"{conn_type}"' in hooks.stdout, conn_type
