@@ -33,6 +33,27 @@ def main() -> int:
         behaviour = hook.get_ui_field_behaviour()
         assert behaviour["hidden_fields"] == list(form.hidden_fields)
         print(f"{conn_type}: {len(widgets)} widgets, hidden {behaviour['hidden_fields']}")
+    return check_hooks_against_sandbox()
+
+
+def check_hooks_against_sandbox() -> int:
+    """The hooks on this Airflow line, sync and async, against the bundled sandbox."""
+    import asyncio
+    import os
+
+    from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
+    from airflow_provider_whatsapp_campaigns.sandbox.runner import SandboxServer
+
+    with SandboxServer() as sandbox:
+        os.environ.update(sandbox.airflow_connections())
+        for conn_type in FORMS:
+            ok, message = get_hook(f"{conn_type}_default").test_connection()
+            assert ok, (conn_type, message)
+        sprl = get_hook("sprl_default").get_campaign_stats("demo-campaign")
+        assert sprl.total == 120, sprl
+        insider = asyncio.run(get_hook("insider_whatsapp_default").aget_campaign_stats("1001"))
+        assert insider.sent, insider
+        print(f"hooks on this Airflow: 6 test_connection OK; sprl total={sprl.total}; insider async sent={insider.sent}")
     return 0
 
 
