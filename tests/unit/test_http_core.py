@@ -311,3 +311,65 @@ async def test_one_shared_session_per_connection(airflow_conn, flaky_server, mon
             assert open_session_count() == 1
     assert open_session_count() == 0
     assert len(hits) == 5
+
+
+# --------------------------------------------------------------------------- Redis-backed limiter
+
+
+@pytest.fixture
+def shared_redis(monkeypatch):
+    """One fake Redis server that every client created from a URL talks to (as several workers would)."""
+    fakeredis = pytest.importorskip("fakeredis")
+    import redis
+    from redis import asyncio as aioredis
+
+    from airflow_provider_whatsapp_campaigns import _http
+
+    server = fakeredis.FakeServer()
+    monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.FakeRedis(server=server)))
+    monkeypatch.setattr(
+        aioredis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.aioredis.FakeRedis(server=server))
+    )
+    monkeypatch.setattr(_http, "_sync_limiters", {})
+    return server
+
+
+def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, shared_redis, monkeypatch):
+    from airflow_provider_whatsapp_campaigns import _http
+
+    requests_mock.get(f"{BASE}/x", json={})
+    config = ConnectionConfig(
+        conn_id="redis_shared",
+        conn_type="acme",
+        base_url=BASE,
+        password=SECRET,
+        rate_limit=20,
+        redis_url="redis://localhost:6379/0",
+    )
+    first = _http.sync_limiter(config)
+    monkeypatch.setattr(_http, "_sync_limiters", {})  # a second worker process: its own limiter object
+    second = _http.sync_limiter(config)
+    assert first is not second
+    started = time.monotonic()
+    for limiter in [first, second] * 4:
+        limiter.try_acquire(config.conn_id)
+    assert time.monotonic() - started >= 7 / 20, "both workers share one budget through Redis"
+    assert shared_redis is not None
+
+
+async def test_redis_limiter_async(shared_redis):
+    from airflow_provider_whatsapp_campaigns import _http
+
+    config = ConnectionConfig(
+        conn_id="redis_async",
+        conn_type="acme",
+        base_url=BASE,
+        password=SECRET,
+        rate_limit=20,
+        redis_url="redis://localhost:6379/0",
+    )
+    limiter = await _http.async_limiter(config)
+    started = time.monotonic()
+    for _ in range(6):
+        await limiter.try_acquire_async(config.conn_id)
+    assert time.monotonic() - started >= 5 / 20
