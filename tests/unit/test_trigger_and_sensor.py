@@ -284,3 +284,46 @@ def test_start_operator_waits_in_worker(sandbox, sandbox_conns, monkeypatch):
     assert result["status"] == "completed"
     assert result["total"] == 6
     assert sandbox.admin.counters()  # sanity: counters endpoint answers
+
+
+async def test_thousand_waiting_triggers_share_one_session_and_poll_once_per_interval(
+    sandbox, sandbox_conns, airflow_conn
+):
+    """1,000 deferred waits in one triggerer: one aiohttp session, exactly one request per poll."""
+    import json
+
+    from airflow_provider_whatsapp_campaigns._http import open_session_count
+
+    conn = json.loads(sandbox.airflow_connections()["AIRFLOW_CONN_WAPLIFY_DEFAULT"])
+    conn["extra"]["rate_limit"] = 0
+    airflow_conn("waplify_many", conn.pop("conn_type"), **conn)
+    sandbox.admin.configure("waplify", rate_limit=1_000_000)
+    count = 1000
+    ids = sandbox.admin.seed_waplify(
+        [{"name": f"c{i}", "contacts": 2, "status": "running", "send_rate": 1} for i in range(count)]
+    )
+    before = sum(sandbox.admin.counters()["requests"].get("waplify", {}).values())
+    sessions_seen: set[int] = set()
+    sleeps: list[float] = []
+    advanced = asyncio.Event()
+
+    async def one_round(seconds: float) -> None:
+        sleeps.append(seconds)
+        sessions_seen.add(open_session_count())
+        if not advanced.is_set():
+            advanced.set()
+            await asyncio.to_thread(sandbox.admin.advance, 3600)  # every campaign finishes meanwhile
+        await asyncio.sleep(0.05)
+
+    triggers = [
+        WhatsAppCampaignTrigger("waplify_many", cid, end_time=time.time() + 600, poll_interval=60) for cid in ids
+    ]
+    with mock.patch("airflow_provider_whatsapp_campaigns.triggers.campaign._sleep", one_round):
+        results = await asyncio.gather(*(collect(t) for t in triggers))
+    assert all(events[0]["status"] == "success" for events in results)
+    after = sum(sandbox.admin.counters()["requests"].get("waplify", {}).values())
+    assert after - before == count + len(sleeps), "exactly one request per poll: first poll + one per interval"
+    assert 0 < len(sleeps) <= count
+    assert set(sleeps) == {60.0}
+    assert sessions_seen == {1}, "every waiting trigger shares one aiohttp session"
+    assert open_session_count() == 0, "closed when the last wait ended"
