@@ -263,6 +263,12 @@ class Auth:
     def secrets(self) -> list[str]:
         return []
 
+    def prepare(self, core: RequestCore) -> None:
+        """Before an authenticated request: a place to mint credentials once under a lock."""
+
+    async def aprepare(self, core: RequestCore) -> None:
+        """Async twin of :meth:`prepare` (an asyncio lock per event loop, never a thread lock)."""
+
     def headers(self, core: RequestCore) -> Flow[dict[str, str]]:
         return {}
         yield  # pragma: no cover - makes this a generator
@@ -427,9 +433,13 @@ class RequestCore:
 
     # ---- public entry points
     def request(self, call: Call) -> Response:
+        if call.authenticated:
+            self.auth.prepare(self)
         return drive(self._pipeline(call), self._send)
 
     async def arequest(self, call: Call) -> Response:
+        if call.authenticated:
+            await self.auth.aprepare(self)
         return await adrive(self._pipeline(call), self._asend)
 
     def close(self) -> None:

@@ -692,8 +692,8 @@ class InsiderOAuthAuth(Auth):
         yield from self.mint(core)
         return True
 
-    # ---- mint under a lock before a flow runs (many callers, one mint)
-    def ensure(self, core: RequestCore) -> None:
+    # ---- mint under a lock before an authenticated request (many callers, one mint)
+    def prepare(self, core: RequestCore) -> None:
         if self.cached() is not None:
             return
         with _TOKENS_LOCK:
@@ -702,7 +702,7 @@ class InsiderOAuthAuth(Auth):
             if self.cached() is None:
                 drive(self.mint(core), core.request)
 
-    async def aensure(self, core: RequestCore) -> None:
+    async def aprepare(self, core: RequestCore) -> None:
         if self.cached() is not None:
             return
         per_loop = _ASYNC_MINT_LOCKS.setdefault(asyncio.get_running_loop(), {})
@@ -871,28 +871,6 @@ class InsiderOAuthHook(InsiderHook):
             token_url = f"{config.base_url}{token_url}"
         _check_token_url(config, token_url)
         return InsiderOAuthAuth(token_url, client_id, secret, parse_scopes(config.get_extra("scopes")))
-
-    def _oauth(self, core: RequestCore) -> InsiderOAuthAuth:
-        assert isinstance(core.auth, InsiderOAuthAuth)
-        return core.auth
-
-    def _run(self, flow: Flow[Any]) -> Any:
-        try:
-            core = self.core
-            self._oauth(core).ensure(core)  # one mint under a lock, however many threads call
-        except BaseException:
-            flow.close()
-            raise
-        return super()._run(flow)
-
-    async def _arun(self, flow: Flow[Any]) -> Any:
-        try:
-            core = await self.acore()
-            await self._oauth(core).aensure(core)  # one mint per event loop, however many tasks call
-        except BaseException:
-            flow.close()
-            raise
-        return await adrive(flow, core.arequest)
 
 
 def _check_token_url(config: ConnectionConfig, token_url: str) -> None:
