@@ -99,3 +99,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         lines = "\n".join(f"  {node}: {which}" for node, which in _LEAKS)
         print(f"\nSECRET LEAK: test credentials appeared in captured output or errors:\n{lines}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_caches() -> Iterator[None]:
+    """Tokens are cached per process (by design); a test must not inherit another test's."""
+    yield
+    from airflow_provider_whatsapp_campaigns.hooks.insider import clear_token_cache
+    from airflow_provider_whatsapp_campaigns.hooks.whatomate import clear_jwt_cache
+
+    clear_token_cache()
+    clear_jwt_cache()

@@ -9,9 +9,14 @@ to ``processing``. Everything vendor-specific is in the tables at the top of thi
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import re
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -24,6 +29,8 @@ from airflow_provider_whatsapp_campaigns._http import (
     Flow,
     RequestCore,
     StaticHeaderAuth,
+    adrive,
+    drive,
     iter_chunks,
 )
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
@@ -163,21 +170,85 @@ def _cookie(cookies: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     return next((name for name in names if cookies.get(name)), None)
 
 
+@dataclass
+class _JwtTokens:
+    access: str | None = None
+    refresh: str | None = None
+    refresh_cookie: str | None = None  # set when the server handed tokens over as cookies
+
+
+# (server URL, email, sha256(password)) -> tokens: one login per process and account, shared by
+# every hook instance — a triggerer holding 1,000 deferred waits logs in once, not 1,000 times.
+_JWT_TOKENS: dict[tuple[str, str, str], _JwtTokens] = {}
+_JWT_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_JWT_ASYNC_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_JWT_GUARD = threading.Lock()
+
+
+def clear_jwt_cache() -> None:
+    """Forget every cached Whatomate token (tests; a password change needs nothing: it is in the key)."""
+    _JWT_TOKENS.clear()
+
+
 class WhatomateJwtAuth(Auth):
-    """Email + password → access/refresh tokens, cached on this object (one per hook instance).
+    """Email + password → access/refresh tokens, cached per process and account.
 
     On a 401: refresh once; if the refresh is refused, log in again once; if that fails the
     :class:`AuthenticationError` propagates. Tokens are registered with the secret masker and
-    never logged.
+    never logged. The first login happens under a lock (thread lock sync, asyncio lock per loop).
     """
 
-    def __init__(self, email: str, password: str) -> None:
+    def __init__(self, email: str, password: str, server: str = "") -> None:
         self.email, self.password = email, password
-        self.access_token: str | None = None
-        self.refresh_token: str | None = None
-        self.refresh_cookie: str | None = None  # set when the server handed tokens over as cookies
+        self.key = (server, email, hashlib.sha256(password.encode()).hexdigest())
+        with _JWT_GUARD:
+            self.tokens = _JWT_TOKENS.setdefault(self.key, _JwtTokens())
         self.logins = 0
         self.refreshes = 0
+
+    @property
+    def access_token(self) -> str | None:
+        return self.tokens.access
+
+    @access_token.setter
+    def access_token(self, value: str | None) -> None:
+        self.tokens.access = value
+
+    @property
+    def refresh_token(self) -> str | None:
+        return self.tokens.refresh
+
+    @refresh_token.setter
+    def refresh_token(self, value: str | None) -> None:
+        self.tokens.refresh = value
+
+    @property
+    def refresh_cookie(self) -> str | None:
+        return self.tokens.refresh_cookie
+
+    @refresh_cookie.setter
+    def refresh_cookie(self, value: str | None) -> None:
+        self.tokens.refresh_cookie = value
+
+    def prepare(self, core: RequestCore) -> None:
+        if self.access_token is not None:
+            return
+        with _JWT_GUARD:
+            lock = _JWT_LOCKS.setdefault(self.key, threading.Lock())
+        with lock:
+            if self.access_token is None:
+                drive(self._login(core), core.request)
+
+    async def aprepare(self, core: RequestCore) -> None:
+        if self.access_token is not None:
+            return
+        per_loop = _JWT_ASYNC_LOCKS.setdefault(asyncio.get_running_loop(), {})
+        lock = per_loop.setdefault(self.key, asyncio.Lock())
+        async with lock:
+            if self.access_token is None:
+                await adrive(self._login(core), core.arequest)
 
     def secrets(self) -> list[str]:
         return [self.password]
@@ -390,7 +461,7 @@ class WhatomateHook(WhatsAppCampaignHook):
         if self._scheme() == "whatomate_jwt":
             email = config.require(config.login, "login (email)", "email")
             password = config.require(config.password, "password", "password")
-            return WhatomateJwtAuth(email, password)
+            return WhatomateJwtAuth(email, password, config.base_url)
         key = config.require(config.password, "password (API key)", "API key")
         return StaticHeaderAuth("X-API-Key", key)
 
