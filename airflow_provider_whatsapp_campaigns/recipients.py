@@ -31,7 +31,14 @@ def _is_path(value: Any) -> bool:
 
 def _rows_from_file(source: Any) -> Iterator[Mapping[str, Any]]:
     name = str(source).lower()
-    with _open_text(source) as handle:
+    try:
+        opened = _open_text(source)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise ValidationError(
+            f"recipients: cannot read {str(source)[:200]!r} ({type(exc).__name__}); pass a list of phone "
+            "numbers or the path of a CSV / JSON-lines file"
+        ) from None
+    with opened as handle:
         if name.endswith((".jsonl", ".ndjson", ".json")):
             for line_no, line in enumerate(handle, start=1):
                 if line.strip():
@@ -105,7 +112,13 @@ def load_recipients(
         more = f" (and {len(invalid) - MAX_SHOWN} more)" if len(invalid) > MAX_SHOWN else ""
         raise ValidationError(f"{len(invalid)} invalid recipient(s), nothing was sent: {shown}{more}")
     if log is not None and (invalid or duplicates):
-        log.warning("skipped %d invalid and %d duplicate recipient(s)", len(invalid), duplicates)
+        shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
+        log.warning(
+            "skipped %d invalid and %d duplicate recipient(s)%s",
+            len(invalid),
+            duplicates,
+            f": {shown}" if shown else "",
+        )
     if not valid:
         raise ValidationError("no valid recipients: nothing to send")
     return valid

@@ -124,6 +124,9 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
         ``ObjectStoragePath`` to a CSV (``phone,name,<param>…``) or JSON-lines file.
     :param split: ``"refuse"`` (default) fails when a vendor's per-campaign contact limit is
         exceeded; ``"parts"`` creates several campaigns named ``… (part k/n)``.
+    :param on_invalid: ``"fail"`` (default) refuses the whole list when any number is invalid,
+        naming the rows; ``"skip"`` sends the valid ones and logs the skipped rows (masked).
+        Duplicate numbers are always sent once, and their count is logged.
     """
 
     template_fields: Sequence[str] = (
@@ -151,12 +154,16 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
         description: str | None = None,
         default_region: str | None = None,
         split: str = "refuse",
+        on_invalid: str = "fail",
         vendor_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if split not in ("refuse", "parts"):
             raise ValueError(f"split must be 'refuse' or 'parts', got {split!r}")
+        if on_invalid not in ("fail", "skip"):
+            raise ValueError(f"on_invalid must be 'fail' or 'skip', got {on_invalid!r}")
+        self.on_invalid = on_invalid
         self.name = name
         self.template = template
         self.recipients = recipients
@@ -171,7 +178,9 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
     def execute(self, context: Context) -> str | list[str]:
         hook = self.hook
         hook.require_supported("create")
-        recipients = load_recipients(self.recipients, default_region=self.default_region)
+        recipients = load_recipients(
+            self.recipients, default_region=self.default_region, on_invalid=self.on_invalid, log=self.log
+        )
         if not self.name or not str(self.name).strip():
             raise ValidationError("name must not be empty")
         limit = getattr(hook, "max_recipients_per_campaign", None)

@@ -95,3 +95,31 @@ def test_transactional_operator_refuses_an_empty_interval(sandbox, sandbox_conns
     with pytest.raises(ValidationError, match="start_time and end_time"):
         op.execute(context())
     assert sandbox.admin.counters()["requests"].get("insider", {}) == {}
+
+
+def test_export_to_object_storage_path_is_atomic(sandbox, sandbox_conns, tmp_path):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(f"file://{tmp_path}/store/contacts.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    op = WhatsAppExportContactsOperator(task_id="e", conn_id="sprl_default", campaign_id="demo-campaign", path=target)
+    result = op.execute(context())
+    assert result["rows"] == 120
+    with target.open("r") as handle:
+        assert len(list(csv.DictReader(handle))) == 120
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["contacts.csv"], "no partial file left"
+
+
+def test_recipients_from_object_storage_path(tmp_path):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_provider_whatsapp_campaigns.recipients import load_recipients
+
+    (tmp_path / "r.jsonl").write_text(
+        '{"phone": "+14155550101", "name": "A", "code": "x1"}\n\n{"phone_number": "14155550102"}\n'
+    )
+    recipients = load_recipients(ObjectStoragePath(f"file://{tmp_path}/r.jsonl"))
+    assert [(r.phone, r.name, dict(r.params)) for r in recipients] == [
+        ("+14155550101", "A", {"code": "x1"}),
+        ("+14155550102", None, {}),
+    ]
