@@ -17,9 +17,9 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import requests
@@ -87,10 +87,6 @@ class Emit:
 
 
 Flow = Generator[Any, Any, T]
-
-
-class _Send(Protocol):
-    def __call__(self, call: Call, /) -> Response: ...
 
 
 def _step(flow: Flow[Any], value: Any, error: BaseException | None) -> Any:
@@ -277,6 +273,50 @@ class Auth:
         """After a 401: refresh credentials; True means "resend once"."""
         return False
         yield  # pragma: no cover
+
+
+_MINT_GUARD = threading.Lock()
+_MINT_LOCKS: dict[Hashable, threading.Lock] = {}
+_ASYNC_MINT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class MintedAuth(Auth):
+    """Credentials obtained by a call (OAuth token, JWT login) and shared per process under ``key``.
+
+    :meth:`prepare`/:meth:`aprepare` obtain them once under a lock keyed by ``key`` (a thread lock
+    for sync callers, an asyncio lock per event loop for async ones): many concurrent callers of
+    one account cause one mint, not one each.
+    """
+
+    key: Hashable
+
+    def ready(self) -> bool:
+        """True when usable credentials are cached."""
+        raise NotImplementedError
+
+    def obtain(self, core: RequestCore) -> Flow[Any]:
+        """The flow that mints or logs in and caches the result."""
+        raise NotImplementedError
+
+    def prepare(self, core: RequestCore) -> None:
+        if self.ready():
+            return
+        with _MINT_GUARD:
+            lock = _MINT_LOCKS.setdefault(self.key, threading.Lock())
+        with lock:
+            if not self.ready():
+                drive(self.obtain(core), core.request)
+
+    async def aprepare(self, core: RequestCore) -> None:
+        if self.ready():
+            return
+        per_loop = _ASYNC_MINT_LOCKS.setdefault(asyncio.get_running_loop(), {})
+        lock = per_loop.setdefault(self.key, asyncio.Lock())
+        async with lock:
+            if not self.ready():
+                await adrive(self.obtain(core), core.arequest)
 
 
 class StaticHeaderAuth(Auth):

@@ -14,7 +14,6 @@ from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
-COMMON_EXTRAS = ("timeout", "max_retries", "rate_limit", "verify", "allow_insecure", "redis_url")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 

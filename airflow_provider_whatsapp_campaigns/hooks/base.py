@@ -89,8 +89,6 @@ DEFAULT_CONTACT_FIELDS: dict[str, str | tuple[str, ...]] = {
     "error": ("error_message", "error"),
 }
 
-VERBS = ("create", "start", "stats", "pause", "cancel", "contacts")
-
 
 class WhatsAppCampaignHook(BaseHook):
     """Base of the vendor hooks. ``__init__`` does no I/O: the connection is read on first use."""

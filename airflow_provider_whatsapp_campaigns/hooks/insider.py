@@ -12,14 +12,12 @@ turns both into one flat dict before the single mapping table :data:`INSIDER_STA
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import hashlib
 import json
 import math
 import threading
 import time
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -31,10 +29,9 @@ from airflow_provider_whatsapp_campaigns._http import (
     ErrorMap,
     ErrorRule,
     Flow,
+    MintedAuth,
     RequestCore,
     StaticHeaderAuth,
-    adrive,
-    drive,
 )
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
 from airflow_provider_whatsapp_campaigns.exceptions import (
@@ -573,15 +570,11 @@ class _Token:
     minted_at: float
 
 
-#: (token_url, client_id) → token. Per process; shared by every hook instance, sync and async.
-# (token_url, client_id, sha256(client_secret), scopes) -> token
+#: (token_url, client_id, sha256(client_secret), scopes) → token. Per process; shared by every
+#: hook instance, sync and async.
 TokenKey = tuple[str, str, str, tuple[str, ...]]
 _TOKENS: dict[TokenKey, _Token] = {}
 _TOKENS_LOCK = threading.Lock()
-_SYNC_MINT_LOCKS: dict[TokenKey, threading.Lock] = {}
-_ASYNC_MINT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
 # The token this call sent (per thread / asyncio task), so a 401 is recovered only once per stale token.
 _SENT_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("insider_sent_token", default=None)
 
@@ -611,7 +604,7 @@ def parse_scopes(value: Any) -> list[str]:
     return scopes or list(DEFAULT_SCOPES)
 
 
-class InsiderOAuthAuth(Auth):
+class InsiderOAuthAuth(MintedAuth):
     """OAuth2 client credentials with a per-process token cache keyed by the credentials.
 
     The token is minted lazily, reused until ``TOKEN_REFRESH_MARGIN`` seconds before it expires
@@ -692,24 +685,12 @@ class InsiderOAuthAuth(Auth):
         yield from self.mint(core)
         return True
 
-    # ---- mint under a lock before an authenticated request (many callers, one mint)
-    def prepare(self, core: RequestCore) -> None:
-        if self.cached() is not None:
-            return
-        with _TOKENS_LOCK:
-            lock = _SYNC_MINT_LOCKS.setdefault(self.key, threading.Lock())
-        with lock:
-            if self.cached() is None:
-                drive(self.mint(core), core.request)
+    # ---- MintedAuth: one mint under a lock before authenticated requests (many callers, one mint)
+    def ready(self) -> bool:
+        return self.cached() is not None
 
-    async def aprepare(self, core: RequestCore) -> None:
-        if self.cached() is not None:
-            return
-        per_loop = _ASYNC_MINT_LOCKS.setdefault(asyncio.get_running_loop(), {})
-        lock = per_loop.setdefault(self.key, asyncio.Lock())
-        async with lock:
-            if self.cached() is None:
-                await adrive(self.mint(core), core.arequest)
+    def obtain(self, core: RequestCore) -> Flow[str]:
+        return self.mint(core)
 
 
 # --------------------------------------------------------------------------- hooks

@@ -9,12 +9,10 @@ to ``processing``. Everything vendor-specific is in the tables at the top of thi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
 import threading
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,10 +25,9 @@ from airflow_provider_whatsapp_campaigns._http import (
     ErrorMap,
     ErrorRule,
     Flow,
+    MintedAuth,
     RequestCore,
     StaticHeaderAuth,
-    adrive,
-    drive,
     iter_chunks,
 )
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
@@ -180,10 +177,6 @@ class _JwtTokens:
 # (server URL, email, sha256(password)) -> tokens: one login per process and account, shared by
 # every hook instance — a triggerer holding 1,000 deferred waits logs in once, not 1,000 times.
 _JWT_TOKENS: dict[tuple[str, str, str], _JwtTokens] = {}
-_JWT_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
-_JWT_ASYNC_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
 _JWT_GUARD = threading.Lock()
 
 
@@ -192,7 +185,7 @@ def clear_jwt_cache() -> None:
     _JWT_TOKENS.clear()
 
 
-class WhatomateJwtAuth(Auth):
+class WhatomateJwtAuth(MintedAuth):
     """Email + password → access/refresh tokens, cached per process and account.
 
     On a 401: refresh once; if the refresh is refused, log in again once; if that fails the
@@ -208,58 +201,22 @@ class WhatomateJwtAuth(Auth):
         self.logins = 0
         self.refreshes = 0
 
-    @property
-    def access_token(self) -> str | None:
-        return self.tokens.access
+    def ready(self) -> bool:
+        return self.tokens.access is not None
 
-    @access_token.setter
-    def access_token(self, value: str | None) -> None:
-        self.tokens.access = value
-
-    @property
-    def refresh_token(self) -> str | None:
-        return self.tokens.refresh
-
-    @refresh_token.setter
-    def refresh_token(self, value: str | None) -> None:
-        self.tokens.refresh = value
-
-    @property
-    def refresh_cookie(self) -> str | None:
-        return self.tokens.refresh_cookie
-
-    @refresh_cookie.setter
-    def refresh_cookie(self, value: str | None) -> None:
-        self.tokens.refresh_cookie = value
-
-    def prepare(self, core: RequestCore) -> None:
-        if self.access_token is not None:
-            return
-        with _JWT_GUARD:
-            lock = _JWT_LOCKS.setdefault(self.key, threading.Lock())
-        with lock:
-            if self.access_token is None:
-                drive(self._login(core), core.request)
-
-    async def aprepare(self, core: RequestCore) -> None:
-        if self.access_token is not None:
-            return
-        per_loop = _JWT_ASYNC_LOCKS.setdefault(asyncio.get_running_loop(), {})
-        lock = per_loop.setdefault(self.key, asyncio.Lock())
-        async with lock:
-            if self.access_token is None:
-                await adrive(self._login(core), core.arequest)
+    def obtain(self, core: RequestCore) -> Flow[None]:
+        return self._login(core)
 
     def secrets(self) -> list[str]:
         return [self.password]
 
     def headers(self, core: RequestCore) -> Flow[dict[str, str]]:
-        if self.access_token is None:
+        if self.tokens.access is None:
             yield from self._login(core)
-        return {"Authorization": f"Bearer {self.access_token}"}
+        return {"Authorization": f"Bearer {self.tokens.access}"}
 
     def recover(self, core: RequestCore, error: AuthenticationError) -> Flow[bool]:
-        if self.refresh_token:
+        if self.tokens.refresh:
             try:
                 yield from self._refresh(core)
                 return True
@@ -284,9 +241,10 @@ class WhatomateJwtAuth(Auth):
 
     def _refresh(self, core: RequestCore) -> Flow[None]:
         self.refreshes += 1
-        headers = {"Cookie": f"{self.refresh_cookie}={self.refresh_token}"} if self.refresh_cookie else None
+        tokens = self.tokens
+        headers = {"Cookie": f"{tokens.refresh_cookie}={tokens.refresh}"} if tokens.refresh_cookie else None
         response = yield Call(
-            "POST", REFRESH, json={"refresh_token": self.refresh_token}, headers=headers, authenticated=False
+            "POST", REFRESH, json={"refresh_token": tokens.refresh}, headers=headers, authenticated=False
         )
         self._store(core, response.body, response.cookies, "refresh")
 
@@ -305,10 +263,10 @@ class WhatomateJwtAuth(Auth):
             )
         core.add_secret(access)
         core.add_secret(refresh)
-        self.access_token = access
+        self.tokens.access = access
         # A refresh that returns no new refresh token leaves the old one valid.
         if refresh:
-            self.refresh_token, self.refresh_cookie = refresh, refresh_cookie
+            self.tokens.refresh, self.tokens.refresh_cookie = refresh, refresh_cookie
 
 
 # --------------------------------------------------------------------------- helpers

@@ -301,7 +301,7 @@ def test_cookie_token_login_mode(make_hook, sandbox):
     sandbox.admin.configure("whatomate", cookie_tokens=True, access_ttl=60)
     hook = make_hook("whatomate_jwt")
     cid = hook.create_campaign(spec(n=2)).campaign_id
-    assert hook.core.auth.refresh_cookie == "whm_refresh_token"
+    assert hook.core.auth.tokens.refresh_cookie == "whm_refresh_token"
     sandbox.admin.advance(61)
     assert hook.get_campaign(cid)["total_recipients"] == 2
     assert sandbox.admin.counters()["refreshes"] == {EMAIL: 1}
@@ -311,7 +311,7 @@ async def test_cookie_token_login_mode_async(make_hook, sandbox):
     sandbox.admin.configure("whatomate", cookie_tokens=True)
     hook = make_hook("whatomate_jwt")
     assert await hook.alist_campaigns() == []
-    assert hook.core.auth.access_token
+    assert hook.core.auth.tokens.access
 
 
 def test_wrong_password(make_hook):

@@ -418,7 +418,7 @@ def test_jwt_tokens_from_cookies(jwt_hook, requests_mock):
     assert refresh.json() == {"refresh_token": "cookie-ref"}
     assert refresh.headers["Cookie"] == "whm_refresh_token=cookie-ref"
     assert requests_mock.request_history[3].headers["Authorization"] == "Bearer cookie-acc-2"
-    assert jwt_hook.core.auth.refresh_token == "cookie-ref"  # kept: the refresh sent no new one
+    assert jwt_hook.core.auth.tokens.refresh == "cookie-ref"  # kept: the refresh sent no new one
 
 
 def test_jwt_refresh_refused_then_login_again_then_fail(jwt_hook, requests_mock):
