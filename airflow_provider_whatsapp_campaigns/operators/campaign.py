@@ -9,6 +9,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns._http import iter_chunks
 from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.hooks.base import (
     CampaignSpec,
@@ -183,7 +184,7 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
         )
         if not self.name or not str(self.name).strip():
             raise ValidationError("name must not be empty")
-        limit = getattr(hook, "max_recipients_per_campaign", None)
+        limit = hook.max_recipients_per_campaign
         parts = [recipients]
         if limit and len(recipients) > limit:
             if self.split != "parts":
@@ -192,7 +193,7 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
                     "Nothing was sent. Pass split='parts' to create several campaigns, or send fewer.",
                     vendor=hook.vendor,
                 )
-            parts = [recipients[i : i + limit] for i in range(0, len(recipients), limit)]
+            parts = list(iter_chunks(recipients, limit))
         ids: list[str] = []
         for index, chunk in enumerate(parts, start=1):
             name = self.name if len(parts) == 1 else f"{self.name} (part {index}/{len(parts)})"
