@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: demo demo-ui test test-ui lint typecheck unit venv lock compat-2.11 clean bench
+.PHONY: demo demo-ui test test-ui lint typecheck unit venv lock compat-2.11 clean bench release-check
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -64,6 +64,10 @@ lock:
 
 compat-2.11:
 	bash scripts/compat_airflow2.sh
+
+# Refuses a __version__ that CHANGELOG.md lists as released (or older than one); see CHANGELOG.md's header.
+release-check: $(STAMP)
+	$(BIN)/python scripts/release_check.py
 
 clean:
 	rm -rf $(VENV) .venv-airflow2 .coverage .coverage.xml .demo test-artifacts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 from airflow_provider_whatsapp_campaigns.get_provider_info import get_provider_info
 
