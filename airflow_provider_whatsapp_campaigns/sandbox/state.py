@@ -58,6 +58,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "whatomate_failure_ratio": 0.0,
     "whatomate_delivered_ratio": 1.0,
     "whatomate_queue_delay": 1.0,  # legacy only: seconds in `queued` before `processing`
+    # None: recipients unpaged, as the verified server (387cae4) answers; N: a build that pages them
+    # (`page`, `limit` up to N, default 50) — what benchmarks and paging tests use.
+    "whatomate_recipients_page_max": None,
     # Waplify
     "waplify_rate_limit": 10,
     "waplify_send_rate": 20.0,
