@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: demo demo-ui test test-ui lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check
+.PHONY: demo demo-ui test test-ui test-system lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -42,16 +42,23 @@ typecheck: $(STAMP)
 	$(BIN)/mypy airflow_provider_whatsapp_campaigns
 
 unit: $(STAMP)
-	$(BIN)/pytest tests -m "not integration and not ui" -q
+	$(BIN)/pytest tests -m "not integration and not ui and not system" -q
 
 test: lint typecheck $(STAMP)
 	bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest tests -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
+	$(BIN)/python -m pytest tests -m "not system" -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
 
 # Only the browser tests of the connection forms (Debian chromium, installed by scripts/ensure_chromium.sh).
 test-ui: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(BIN)/pytest tests/ui -m ui -q -p no:randomly
+
+# A distributed Airflow (PostgreSQL, CeleryExecutor on Redis, 2 workers, 2 triggerers) against the sandbox:
+# kills, outages, one rate budget. CI size by default; larger: `make test-system SYSTEM_WAITS=1000`.
+SYSTEM_WAITS ?= 20
+test-system: $(STAMP)
+	bash scripts/ensure_services.sh
+	SYSTEM_WAITS=$(SYSTEM_WAITS) $(BIN)/python -m pytest tests/system -m system -q -p no:randomly
 
 # This provider vs the stock http provider, five rows at issue #16's sizes; rewrites README's table.
 bench: $(STAMP)
@@ -63,7 +70,7 @@ bench-quick: $(STAMP)
 
 # Re-resolve the pinned dependency sets from the package index (Airflow's constraint files are not reachable).
 lock:
-	uv pip compile pyproject.toml --extra test --extra dev --extra ui --python-version 3.11 -o $(LOCK)
+	uv pip compile pyproject.toml --extra test --extra dev --extra ui --extra system --python-version 3.11 -o $(LOCK)
 	uv pip compile requirements/airflow2.in --python-version 3.11 -o requirements/airflow2.txt
 
 compat-2.11:

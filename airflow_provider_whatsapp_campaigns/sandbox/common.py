@@ -243,7 +243,11 @@ async def sleep_ms(ms: int) -> None:
 
 
 class Counters:
-    """What tests assert on: requests, 429s, creates, accepted starts, mints, logins."""
+    """What tests assert on: requests, 429s, creates, accepted starts, mints, logins.
+
+    ``peak_rps``: most requests one rate-limit key had in any one-second window (limited vendors
+    only); ``abandoned``: requests not applied because the client left during an injected stall.
+    """
 
     def __init__(self) -> None:
         self.requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -254,6 +258,8 @@ class Counters:
         self.logins: dict[str, int] = defaultdict(int)
         self.refreshes: dict[str, int] = defaultdict(int)
         self.faults: dict[str, int] = defaultdict(int)
+        self.peak_rps: dict[str, int] = defaultdict(int)
+        self.abandoned: dict[str, int] = defaultdict(int)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.__dict__))

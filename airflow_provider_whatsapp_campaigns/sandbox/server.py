@@ -80,6 +80,11 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
         sb.counters.faults[fault.mode] += 1
         if fault.mode == "slow":
             await sleep_ms(fault.delay_ms)
+            if request.transport is None or request.transport.is_closing():
+                # The client went away while we stalled (e.g. its process was killed): like a
+                # Go server whose request context is cancelled, do not apply the request.
+                sb.counters.abandoned[spec.name] += 1
+                return _Dropped()
         elif fault.mode == "reset":
             drop_connection(request)
             return _Dropped()
@@ -88,10 +93,12 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
     limit = sb.cfg(f"{spec.name}_rate_limit")
     key = spec.rate_key(request) if limit else None
     if key is not None:
-        allowed, _, wait = sb.limiter.check((spec.name, key), float(limit), sb.now())
+        allowed, remaining, wait = sb.limiter.check((spec.name, key), float(limit), sb.now())
         if not allowed:
             sb.counters.rate_limited[spec.name] += 1
             return spec.rate_limited(request, wait, float(limit), sb.now() + wait)
+        in_window = int(limit) - remaining
+        sb.counters.peak_rps[spec.name] = max(sb.counters.peak_rps[spec.name], in_window)
     try:
         response = await handler(request)
     except Reply as reply:

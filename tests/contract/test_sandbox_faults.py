@@ -88,6 +88,27 @@ def test_slow_fault_delays(sandbox):
     assert time.monotonic() - t1 < 0.3
 
 
+def test_stalled_request_whose_client_left_is_not_applied(sandbox):
+    """A killed worker's request must not land later: the server drops it, as Go cancels its context."""
+    sandbox.admin.fault("slow", vendor="whatomate", method="POST", delay_ms=600, times=1)
+    with pytest.raises(requests.Timeout), requests.Session() as session:
+        session.post(sandbox.base_url("whatomate") + "/api/campaigns", headers=WHM, timeout=0.2,
+                     json={"name": "gone", "whatsapp_account": "demo-account", "template_id": "t"})
+    deadline = time.monotonic() + 10
+    while sandbox.admin.counters()["abandoned"].get("whatomate") != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    counters = sandbox.admin.counters()
+    assert counters["abandoned"] == {"whatomate": 1}
+    assert counters["creates"].get("whatomate", {}) == {}
+
+
+def test_peak_rps_is_the_busiest_one_second_window_per_key(sandbox):
+    sandbox.admin.configure("waplify", rate_limit=5)
+    for i in range(3):
+        assert wapl_create(sandbox, f"p{i}").status_code == 201
+    assert sandbox.admin.counters()["peak_rps"] == {"waplify": 3}
+
+
 def test_probabilistic_fault_is_seeded(sandbox):
     def run():
         sandbox.admin.reset(seed=5)
