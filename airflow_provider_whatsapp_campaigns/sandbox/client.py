@@ -79,9 +79,11 @@ class SandboxAdmin:
         return self.seed("insider", campaigns=campaigns or [], keys=keys or [])["campaign_ids"]  # type: ignore[no-any-return]
 
     def seed_whatomate(self, campaigns: list[dict[str, Any]] | None = None, accounts: list[str] | None = None,
-                       api_keys: list[str] | None = None, users: list[dict[str, str]] | None = None) -> list[str]:
+                       api_keys: list[str | dict[str, str]] | None = None, users: list[dict[str, str]] | None = None,
+                       templates: list[dict[str, str]] | None = None) -> list[str]:
+        """Campaign ids; seeded templates' ids are ``seed("whatomate", templates=…)["template_ids"]``."""
         return self.seed("whatomate", campaigns=campaigns or [], accounts=accounts or [],  # type: ignore[no-any-return]
-                         api_keys=api_keys or [], users=users or [])["campaign_ids"]
+                         api_keys=api_keys or [], users=users or [], templates=templates or [])["campaign_ids"]
 
     def seed_waplify(self, campaigns: list[dict[str, Any]] | None = None,
                      keys: list[dict[str, Any]] | None = None) -> list[str]:

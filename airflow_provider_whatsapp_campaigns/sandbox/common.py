@@ -277,6 +277,8 @@ class VendorSpec:
     error: Callable[[int, str], web.Response]
     #: the vendor's 429: ``(request, retry_after_s, limit, reset_epoch)``
     rate_limited: Callable[[web.Request, float, float, float], web.Response]
+    #: the vendor's own answer to an unknown route (404) or method (405); ``None``: aiohttp's
+    unrouted: Callable[[int], web.Response] | None = None
 
 
 def run_forward(c: dict[str, Any], total: int, now: float) -> bool:

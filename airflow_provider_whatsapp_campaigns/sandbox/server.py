@@ -99,8 +99,13 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
             return spec.rate_limited(request, wait, float(limit), sb.now() + wait)
         in_window = int(limit) - remaining
         sb.counters.peak_rps[spec.name] = max(sb.counters.peak_rps[spec.name], in_window)
+    unrouted = getattr(request.match_info, "http_exception", None)
+    response: web.StreamResponse
     try:
-        response = await handler(request)
+        if unrouted is not None and spec.unrouted is not None:
+            response = spec.unrouted(unrouted.status)
+        else:
+            response = await handler(request)
     except Reply as reply:
         response = reply.response
     if request.method != "GET":
@@ -149,6 +154,8 @@ async def set_config(request: web.Request) -> web.Response:
         config = sb.configure(await _json(request))
     except KeyError as exc:
         raise _bad(f"unknown setting {exc.args[0]!r}; known: {sorted(DEFAULT_CONFIG)}") from None
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
     sb.persist()
     return jresp(config)
 

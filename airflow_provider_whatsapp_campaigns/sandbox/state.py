@@ -50,14 +50,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "insider_drain_rate": 1.0,  # deliveryPending drained per sandbox second (seed may override)
     # Whatomate
     "whatomate_rate_limit": None,
-    "whatomate_legacy": False,
-    "whatomate_cookie_tokens": False,
+    "whatomate_build": "387cae4",  # 387cae4 (verified real server) | paginated (newer builds)
+    "whatomate_login_tokens": "body",  # body | cookies
     "whatomate_access_ttl": 900,
     "whatomate_refresh_ttl": 7 * 86400,
     "whatomate_send_rate": 50.0,
     "whatomate_failure_ratio": 0.0,
     "whatomate_delivered_ratio": 1.0,
-    "whatomate_queue_delay": 1.0,  # legacy only: seconds in `queued` before `processing`
+    "whatomate_queue_delay": 0.05,  # build 387cae4: seconds in `queued` before `processing`
     # None: recipients unpaged, as the verified server (387cae4) answers; N: a build that pages them
     # (`page`, `limit` up to N, default 50) — what benchmarks and paging tests use.
     "whatomate_recipients_page_max": None,
@@ -69,6 +69,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "waplify_read_ratio": 0.6,
     "waplify_click_ratio": 0.1,
     "waplify_reply_ratio": 0.05,
+}
+
+#: Settings that name a behaviour: a typo must fail instead of silently meaning the default.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "insider_error_style": ("auto", "string", "object"),
+    "whatomate_build": ("387cae4", "paginated"),
+    "whatomate_login_tokens": ("body", "cookies"),
 }
 
 
@@ -113,6 +120,8 @@ class Sandbox:
             full = f"{vendor}_{key}" if vendor and not key.startswith(f"{vendor}_") else key
             if full not in DEFAULT_CONFIG:
                 raise KeyError(full)
+            if full in CHOICES and value not in CHOICES[full]:
+                raise ValueError(f"{full} must be one of {CHOICES[full]}, got {value!r}")
             self.config[full] = value
             if full == "speed":
                 self.clock.set_speed(float(value))

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from airflow_provider_whatsapp_campaigns.sandbox import SandboxServer
+from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 
 WAPL = {"Authorization": "Bearer wapl_demo_key"}
 WHM = {"X-API-Key": "whm_demo_key"}
@@ -20,7 +21,7 @@ def wapl_create(sandbox, name="promo"):
 
 def whm_create(sandbox, name):
     return requests.post(sandbox.base_url("whatomate") + "/api/campaigns", headers=WHM, timeout=10,
-                         json={"name": name, "whatsapp_account": "demo-account", "template_id": "t"})
+                         json={"name": name, "whatsapp_account": "demo-account", "template_id": template_id("welcome_v2")})
 
 
 @pytest.mark.parametrize("vendor,status,check", [
@@ -69,12 +70,13 @@ def test_lost_response_applies_the_action(sandbox):
 
 
 def test_lost_response_on_start(sandbox):
+    sandbox.admin.configure(speed=0)
     cid = sandbox.admin.seed_whatomate(campaigns=[{"name": "x", "recipients": 5}])[0]
     sandbox.admin.fault("lost", vendor="whatomate", path=r"/start$", times=1)
     url = sandbox.base_url("whatomate") + f"/api/campaigns/{cid}/start"
     with pytest.raises(requests.ConnectionError):
         requests.post(url, headers=WHM, timeout=10)
-    assert sandbox.admin.state("whatomate", cid)["status"] == "processing"
+    assert sandbox.admin.state("whatomate", cid)["status"] == "queued"  # started: 387cae4 queues first
     assert sandbox.admin.counters()["starts"]["whatomate"][cid] == 1
 
 
@@ -210,6 +212,6 @@ def test_second_server_in_process_and_persistence(tmp_path):
     with SandboxServer(state_file=str(state)) as two:
         camp = requests.get(two.base_url("whatomate") + f"/api/campaigns/{cid}", headers=WHM, timeout=10)
         assert camp.status_code == 200 and camp.json()["data"]["name"] == "kept"
-        assert camp.json()["data"]["status"] in ("processing", "completed")
+        assert camp.json()["data"]["status"] in ("queued", "processing", "completed")
         new = two.admin.seed_whatomate(campaigns=[{"name": "next"}])[0]
         assert new != cid  # id counter persisted too

@@ -14,11 +14,13 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
 from airflow_provider_whatsapp_campaigns.hooks.whatomate import WhatomateHook, WhatomateJwtHook
+from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus
 
 EMAIL = "demo@example.com"
 CREATE = "POST /whatomate/api/campaigns"
 IMPORT = "POST /whatomate/api/campaigns/{id}/recipients/import"
+WELCOME = template_id("welcome_v2")
 
 
 def phones(n: int, start: int = 0) -> list[str]:
@@ -27,7 +29,7 @@ def phones(n: int, start: int = 0) -> list[str]:
 
 def spec(name: str = "Spring sale", n: int = 3, **kw) -> CampaignSpec:
     return CampaignSpec(
-        name=name, template="tpl-1", recipients=[Recipient(p, f"R{i}") for i, p in enumerate(phones(n))], **kw
+        name=name, template=WELCOME, recipients=[Recipient(p, f"R{i}") for i, p in enumerate(phones(n))], **kw
     )
 
 
@@ -71,7 +73,7 @@ def test_create_with_default_account_and_import(hook, sandbox):
     created = hook.create_campaign(spec(n=3, template_params={"2": "promo"}))
     st = state(sandbox, created.campaign_id)
     assert created.recipients_added == 3 and not created.adopted and created.invalid == ()
-    assert st["status"] == "draft" and st["whatsapp_account"] == "demo-account" and st["template_id"] == "tpl-1"
+    assert st["status"] == "draft" and st["whatsapp_account"] == "demo-account" and st["template_id"] == WELCOME
     assert st["imported_count"] == 3
     rows = hook.list_recipients(created.campaign_id)
     assert [r["phone"] for r in rows] == phones(3)
@@ -119,27 +121,27 @@ def test_lost_create_without_marker_is_not_resent(hook, sandbox):
 
 def test_adopt_resumes_an_import_stopped_between_batches(make_hook, sandbox):
     hook = make_hook()
-    s = CampaignSpec(name="big", template="t", recipients=[Recipient(p) for p in phones(5)], options={"batch_size": 2})
+    s = CampaignSpec(name="big", template=WELCOME, recipients=[Recipient(p) for p in phones(5)], options={"batch_size": 2})
     # An earlier try created the campaign and imported one full batch, then died.
-    cid = hook.create_campaign(CampaignSpec(name="big", template="t"), marker="af-resume").campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="big", template=WELCOME), marker="af-resume").campaign_id
     hook.import_recipients(cid, phones(2))
     again = hook.create_campaign(s, marker="af-resume")
     assert again.adopted and again.campaign_id == cid and again.recipients_added == 5
     assert [r["phone"] for r in hook.list_recipients(cid)] == phones(5)  # the rest, in order, once
     assert sandbox.admin.counters()["creates"]["whatomate"] == {"big [af-resume]": 1}
     # A count that is not a whole number of batches cannot be resumed safely.
-    odd = hook.create_campaign(CampaignSpec(name="odd", template="t"), marker="af-odd").campaign_id
+    odd = hook.create_campaign(CampaignSpec(name="odd", template=WELCOME), marker="af-odd").campaign_id
     hook.import_recipients(odd, phones(3))
     with pytest.raises(InvalidState, match="holds 3 recipients but 5"):
         hook.create_campaign(
-            CampaignSpec(name="odd", template="t", recipients=s.recipients, options={"batch_size": 2}), marker="af-odd"
+            CampaignSpec(name="odd", template=WELCOME, recipients=s.recipients, options={"batch_size": 2}), marker="af-odd"
         )
     assert state(sandbox, odd)["imported_count"] == 3
 
 
 def test_import_in_batches_and_lost_batch_not_duplicated(make_hook, sandbox):
     hook = make_hook()
-    cid = hook.create_campaign(CampaignSpec(name="b", template="t")).campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="b", template=WELCOME)).campaign_id
     sandbox.admin.fault("lost", vendor="whatomate", method="POST", path=r"/recipients/import$", times=1)
     result = hook.import_recipients(cid, [*phones(2500), "nope"])
     assert result["added_count"] == 2500 and result["total_recipients"] == 2500 and result["batches"] == 3
@@ -163,7 +165,7 @@ async def test_async_create_import_and_list(hook, sandbox):
 
 def test_update_and_delete(make_hook, sandbox):
     hook = make_hook()
-    cid = hook.create_campaign(CampaignSpec(name="old", template="t")).campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="old", template=WELCOME)).campaign_id
     assert hook.update_campaign(cid, name="new")["name"] == "new"
     sandbox.admin.fault("lost", vendor="whatomate", method="DELETE", times=1)
     hook.delete_campaign(cid)  # lost answer, judged by the 404 after
@@ -175,6 +177,7 @@ def test_update_and_delete(make_hook, sandbox):
 
 
 def test_start_pause_resume_cancel_with_real_rules(hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     cid = seed(sandbox, recipients=1000, send_rate=10)
     with pytest.raises(InvalidState):
         hook.pause_campaign(cid)  # a draft cannot be paused: refused before any POST
@@ -200,6 +203,7 @@ def test_start_pause_resume_cancel_with_real_rules(hook, sandbox):
 
 
 def test_start_without_recipients_is_invalid_state(hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     cid = seed(sandbox)
     with pytest.raises(InvalidState, match="no pending recipients"):
         hook.start_campaign(cid)
@@ -207,6 +211,7 @@ def test_start_without_recipients_is_invalid_state(hook, sandbox):
 
 
 def test_lost_start_response_is_success_with_one_start(hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     cid = seed(sandbox, recipients=100, send_rate=1)
     sandbox.admin.fault("lost", vendor="whatomate", method="POST", path=r"/start$", times=1)
     stats = hook.start_campaign(cid)
@@ -221,6 +226,7 @@ def test_cancel_completed_is_invalid_state(make_hook, sandbox):
 
 
 async def test_async_transitions(hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     cid = seed(sandbox, recipients=500, send_rate=10)
     assert (await hook.astart_campaign(cid)).status is CampaignStatus.RUNNING
     assert (await hook.astart_campaign(cid)).status is CampaignStatus.RUNNING
@@ -232,6 +238,7 @@ async def test_async_transitions(hook, sandbox):
 
 
 def test_full_run_to_completed(make_hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     sandbox.admin.configure("whatomate", failure_ratio=0.1)
     hook = make_hook()
     created = hook.create_campaign(spec(n=200), marker="af-full")
@@ -298,7 +305,7 @@ async def test_jwt_async_expiry_refreshes_once(make_hook, sandbox):
 
 
 def test_cookie_token_login_mode(make_hook, sandbox):
-    sandbox.admin.configure("whatomate", cookie_tokens=True, access_ttl=60)
+    sandbox.admin.configure("whatomate", login_tokens="cookies", access_ttl=60)
     hook = make_hook("whatomate_jwt")
     cid = hook.create_campaign(spec(n=2)).campaign_id
     assert hook.core.auth.tokens.refresh_cookie == "whm_refresh_token"
@@ -308,7 +315,7 @@ def test_cookie_token_login_mode(make_hook, sandbox):
 
 
 async def test_cookie_token_login_mode_async(make_hook, sandbox):
-    sandbox.admin.configure("whatomate", cookie_tokens=True)
+    sandbox.admin.configure("whatomate", login_tokens="cookies")
     hook = make_hook("whatomate_jwt")
     assert await hook.alist_campaigns() == []
     assert hook.core.auth.tokens.access
@@ -326,7 +333,7 @@ def test_wrong_password(make_hook):
 
 
 def test_legacy_server(hook, sandbox):
-    sandbox.admin.configure("whatomate", legacy=True)
+    sandbox.admin.configure("whatomate", build="387cae4")
     sandbox.admin.seed_whatomate(campaigns=[{"name": f"old {i}"} for i in range(150)])
     assert len(hook.list_campaigns()) == 150
     assert requests_to(sandbox, "GET /whatomate/api/campaigns") == 1  # page ignored, total reached
@@ -345,6 +352,7 @@ def test_legacy_server(hook, sandbox):
 
 
 def test_newer_server_pages_the_list(make_hook, sandbox):
+    sandbox.admin.configure("whatomate", build="paginated")
     sandbox.admin.seed_whatomate(campaigns=[{"name": f"c {i}"} for i in range(230)])
     hook = make_hook()
     got = hook.list_campaigns()
