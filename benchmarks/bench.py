@@ -313,7 +313,9 @@ class Bench:
     # 4 ---------------------------------------------------------------------
     def create(self) -> None:
         n, file_n = self.sizes["create_n"], self.sizes["create_file_n"]
-        template = "tpl-demo"
+        from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
+
+        template = template_id("welcome_v2")  # Whatomate takes the template's UUID
         res = {}
         for side in ("stock", "ours"):
             self.admin.reset()
