@@ -95,7 +95,7 @@ def test_stalled_request_whose_client_left_is_not_applied(sandbox):
     sandbox.admin.fault("slow", vendor="whatomate", method="POST", delay_ms=600, times=1)
     with pytest.raises(requests.Timeout), requests.Session() as session:
         session.post(sandbox.base_url("whatomate") + "/api/campaigns", headers=WHM, timeout=0.2,
-                     json={"name": "gone", "whatsapp_account": "demo-account", "template_id": "t"})
+                     json={"name": "gone", "whatsapp_account": "demo-account", "template_id": template_id("welcome_v2")})
     deadline = time.monotonic() + 10
     while sandbox.admin.counters()["abandoned"].get("whatomate") != 1 and time.monotonic() < deadline:
         time.sleep(0.1)
