@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: demo demo-ui test test-ui test-system lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check
+.PHONY: demo demo-ui test test-ui test-system lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check dist-check docs
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -70,15 +70,28 @@ bench-quick: $(STAMP)
 
 # Re-resolve the pinned dependency sets from the package index (Airflow's constraint files are not reachable).
 lock:
-	uv pip compile pyproject.toml --extra test --extra dev --extra ui --extra system --python-version 3.11 -o $(LOCK)
+	uv pip compile pyproject.toml --extra test --extra dev --extra ui --extra system --extra docs --python-version 3.11 -o $(LOCK)
 	uv pip compile requirements/airflow2.in --python-version 3.11 -o requirements/airflow2.txt
 
 compat-2.11:
 	bash scripts/compat_airflow2.sh
+
+# Build sdist + wheel once, check them, install the wheel into clean Airflow 3.x and 2.11 venvs
+# (.cache/dist-check/) and run every example DAG there. DIST_LINES=airflow3 for one line only.
+DIST_LINES ?= airflow3 airflow2
+dist-check: $(STAMP)
+	BIN=$(BIN) DIST_LINES="$(DIST_LINES)" bash scripts/dist_check.sh
+
+# The documentation site (Sphinx) into docs/_build/html: warnings are errors, every reference into the
+# package must resolve (nitpicky), every public hook/operator/sensor/trigger must be in docs/api.rst.
+docs: $(STAMP)
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 # Refuses a __version__ that CHANGELOG.md lists as released (or older than one); see CHANGELOG.md's header.
 release-check: $(STAMP)
 	$(BIN)/python scripts/release_check.py
 
 clean:
-	rm -rf $(VENV) .venv-airflow2 .coverage .coverage.xml .demo test-artifacts
+	rm -rf $(VENV) .venv-airflow2 .cache dist docs/_build .coverage .coverage.xml .demo test-artifacts
