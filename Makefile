@@ -77,8 +77,9 @@ compat-2.11:
 	bash scripts/compat_airflow2.sh
 
 # Build sdist + wheel once, check them, install the wheel into clean Airflow 3.x and 2.11 venvs
-# (.cache/dist-check/) and run every example DAG there. DIST_LINES=airflow3 for one line only.
-DIST_LINES ?= airflow3 airflow2
+# (.cache/dist-check/) and run every example DAG there; then into a venv of the lowest declared
+# dependency versions. DIST_LINES=airflow3 for one environment only.
+DIST_LINES ?= airflow3 airflow2 lowest
 dist-check: $(STAMP)
 	BIN=$(BIN) DIST_LINES="$(DIST_LINES)" bash scripts/dist_check.sh
 

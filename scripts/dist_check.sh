@@ -2,15 +2,18 @@
 # `make dist-check`: build the sdist and wheel once, check them, install the wheel (not the checkout) into
 # clean Airflow 3.x and 2.11 venvs and run every example DAG there against the bundled sandbox.
 #   BIN         venv with build + twine (the dev extra; default .venv/bin)
-#   DIST_LINES  which Airflow lines to install into (default "airflow3 airflow2" = requirements/<line>.txt)
+#   DIST_LINES  which environments (default "airflow3 airflow2 lowest"):
+#               airflow3, airflow2: the wheel's dependencies pinned by requirements/<line>.txt; runs the example DAGs
+#               lowest: the lowest version of every dependency the wheel declares (uv --resolution lowest-direct);
+#                       runs scripts/compat_check.py (every module imports, forms, hooks against the sandbox)
 # The venvs are cached under .cache/dist-check/<line> and rebuilt when the lock file or pyproject changes;
-# each run installs only the wheel and what it requires (pinned by the lock), never tests or dev tools.
+# each run installs only the wheel and what it requires, never tests or dev tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${BIN:-.venv/bin}
 PY=${PYTHON:-python3}
-LINES=${DIST_LINES:-airflow3 airflow2}
+LINES=${DIST_LINES:-airflow3 airflow2 lowest}
 CACHE=$ROOT/.cache/dist-check
 command -v uv >/dev/null || { echo "dist-check needs uv (pip install uv)" >&2; exit 1; }
 
@@ -26,6 +29,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 for line in $LINES; do
   lock=requirements/$line.txt
+  [ "$line" = lowest ] && lock=pyproject.toml
   venv=$CACHE/$line
   stamp=$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)
   if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
@@ -33,8 +37,16 @@ for line in $LINES; do
     rm -rf "$venv"
     uv venv -q --python "$PY" "$venv"
   fi
-  step "$line: install $(basename "$WHEEL") with its dependencies pinned by $lock"
-  VIRTUAL_ENV=$venv uv pip install -q --reinstall-package airflow-provider-whatsapp-campaigns -c "$lock" "$WHEEL"
+  if [ "$line" = lowest ]; then
+    step "$line: install $(basename "$WHEEL") with the lowest version of each dependency it declares"
+    "$BIN/python" scripts/dist_contents.py --requires "$WHEEL" > "$WORK/requires.txt"
+    VIRTUAL_ENV=$venv uv pip install -q --resolution lowest-direct -r "$WORK/requires.txt"
+    VIRTUAL_ENV=$venv uv pip install -q --no-deps --reinstall-package airflow-provider-whatsapp-campaigns "$WHEEL"
+    VIRTUAL_ENV=$venv uv pip freeze | grep -i -E "^($(sed -E 's/[<>=!~;[ ].*//' "$WORK/requires.txt" | paste -sd'|'))=="
+  else
+    step "$line: install $(basename "$WHEEL") with its dependencies pinned by $lock"
+    VIRTUAL_ENV=$venv uv pip install -q --reinstall-package airflow-provider-whatsapp-campaigns -c "$lock" "$WHEEL"
+  fi
   VIRTUAL_ENV=$venv uv pip check
   echo "$stamp" > "$venv/.stamp"
   # From outside the checkout, so nothing can import the source tree instead of the installed wheel.
@@ -54,8 +66,13 @@ assert "site-packages" in where.parts, where
 print(f"installed (not editable): {where.parent}")
 EOF
     "$venv/bin/airflow" providers get airflow-provider-whatsapp-campaigns
-    step "$line: example DAGs (airflow dags test against the sandbox)"
-    "$venv/bin/python" "$ROOT/scripts/run_example_dags.py" --log "$CACHE/$line-example-dags.log"
+    if [ "$line" = lowest ]; then
+      step "$line: every module imports, connection forms, hooks against the sandbox"
+      "$venv/bin/python" "$ROOT/scripts/compat_check.py"
+    else
+      step "$line: example DAGs (airflow dags test against the sandbox)"
+      "$venv/bin/python" "$ROOT/scripts/run_example_dags.py" --log "$CACHE/$line-example-dags.log"
+    fi
   )
 done
 step "dist-check: OK ($(basename "$WHEEL"))"

@@ -1,5 +1,7 @@
 """Checks what the built sdist and wheel hold: ``python scripts/dist_contents.py dist/``.
 
+``--requires <wheel>`` prints the wheel's runtime requirements instead (for the lowest-versions install).
+
 The wheel must hold every file of the package (modules, ``py.typed``, data), the provider-info entry
 point Airflow discovers providers by, the license, the version ``__init__`` declares, and nothing else
 (no tests, example DAGs or scripts). The sdist must hold what the wheel is built from plus the legal and
@@ -59,6 +61,13 @@ def sdist_problems(names: list[str], expected: set[str]) -> list[str]:
     return []
 
 
+def runtime_requirements(wheel: Path) -> list[str]:
+    """The wheel's ``Requires-Dist`` lines outside any extra: what ``pip install <wheel>`` pulls in."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = HeaderParser().parsestr(archive.read(f"{_dist_info(archive.namelist())}/METADATA").decode())
+    return [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
+
+
 def _dist_info(names: list[str]) -> str:
     return next((n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")), "<no .dist-info>")
 
@@ -93,4 +102,7 @@ def main(dist: Path) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--requires"]:  # dist_check.sh: the declared minimums become direct requirements
+        print("\n".join(runtime_requirements(Path(sys.argv[2]))))
+        sys.exit(0)
     sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "dist"))
