@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "WhatsApp Campaigns",
                 "python-modules": [
+                    f"{PACKAGE}.operators.common",
                     f"{PACKAGE}.operators.campaign",
                     f"{PACKAGE}.operators.insider",
                     f"{PACKAGE}.operators.export",

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
-from airflow_provider_whatsapp_campaigns.hooks.base import Recipient
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, to_e164
+from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 
 PHONE_KEYS = ("phone", "phone_number", "msisdn", "number")
 NAME_KEYS = ("name", "recipient_name")

@@ -105,8 +105,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _fresh_token_caches() -> Iterator[None]:
     """Tokens are cached per process (by design); a test must not inherit another test's."""
     yield
-    from airflow_provider_whatsapp_campaigns.hooks.insider import clear_token_cache
-    from airflow_provider_whatsapp_campaigns.hooks.whatomate import clear_jwt_cache
+    from airflow_provider_whatsapp_campaigns.vendors.insider.auth import clear_token_cache
+    from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import clear_jwt_cache
 
     clear_token_cache()
     clear_jwt_cache()

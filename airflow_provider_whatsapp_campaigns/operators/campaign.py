@@ -6,19 +6,16 @@ import hashlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns._http import iter_chunks
-from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError, WhatsAppCampaignError
-from airflow_provider_whatsapp_campaigns.hooks.base import (
-    CampaignSpec,
-    CreatedCampaign,
-    WhatsAppCampaignHook,
-    get_hook,
-    hook_class_for,
+from airflow_provider_whatsapp_campaigns._http.flow import iter_chunks
+from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError
+from airflow_provider_whatsapp_campaigns.operators.common import (
+    CampaignOperatorBase,
+    deferrable_default,
+    log_funnel,
+    resume_from_event,
 )
-from airflow_provider_whatsapp_campaigns.links import CAMPAIGN_URL_KEY, WhatsAppCampaignLink
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.triggers.campaign import (
@@ -26,83 +23,16 @@ from airflow_provider_whatsapp_campaigns.triggers.campaign import (
     WhatsAppCampaignTrigger,
     failure_message,
 )
-from airflow_provider_whatsapp_campaigns.version_compat import (
-    AirflowException,
-    AirflowFailException,
-    BaseOperator,
-    conf,
-)
+from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
+from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-UI_COLOR = "#dcf8c6"  # WhatsApp's outgoing-bubble green
+
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
 IDEMPOTENCY_VARIABLE = "whatsapp_campaigns.created.{marker}"
-
-
-def _deferrable_default() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-class _CampaignOperator(BaseOperator):
-    """Shared plumbing: a lazily built hook (no I/O at parse time) and the campaign link."""
-
-    ui_color = UI_COLOR
-    operator_extra_links = (WhatsAppCampaignLink(),)
-    verb: str = "stats"
-
-    def __init__(
-        self,
-        *,
-        conn_id: str,
-        vendor: str | None = None,
-        hook_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.conn_id = conn_id
-        self.hook_params = hook_params or {}
-        self.vendor = vendor
-        if vendor is not None:
-            # The connection type is known without I/O: refuse an impossible verb at parse time.
-            hook_class_for(vendor)(conn_id="-").require_supported(self.verb)
-
-    @cached_property
-    def hook(self) -> WhatsAppCampaignHook:
-        return get_hook(self.conn_id, **self.hook_params)
-
-    def push_campaign_url(self, context: Context, campaign_id: str) -> None:
-        push_campaign_url(context, self.hook, campaign_id)
-
-
-def push_campaign_url(context: Context, hook: WhatsAppCampaignHook, campaign_id: str) -> None:
-    """Pushed before any wait so the link works even if the wait fails; "" where the vendor has no page."""
-    context["ti"].xcom_push(key=CAMPAIGN_URL_KEY, value=hook.campaign_url(campaign_id) or "")
-
-
-def log_funnel(log: Any, stats: CampaignStats) -> None:
-    """A compact funnel table: total → sent → delivered → read → clicked, failed, replied, rates."""
-
-    def show(value: Any) -> str:
-        if value is None:
-            return "–"
-        return f"{value:.1%}" if isinstance(value, float) else f"{value:,}"
-
-    data = stats.to_dict()
-    rows = [
-        ("total", data["total"], ""),
-        ("sent", data["sent"], ""),
-        ("delivered", data["delivered"], data["delivery_rate"]),
-        ("read", data["read"], data["read_rate"]),
-        ("clicked", data["clicked"], data["click_rate"]),
-        ("failed", data["failed"], data["failure_rate"]),
-        ("replied", data["replied"], ""),
-        ("pending", data["pending"], ""),
-    ]
-    lines = [f"{stats.provider} campaign {stats.campaign_id} ({stats.name or 'unnamed'}): {stats.status.value}"]
-    lines += [f"  {name:<10}{show(count):>12}  {show(rate) if rate != '' else ''}" for name, count, rate in rows]
-    log.info("\n".join(lines))
 
 
 def idempotency_marker(context: Context, extra: str = "") -> str:
@@ -112,7 +42,7 @@ def idempotency_marker(context: Context, extra: str = "") -> str:
     return "af-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-class WhatsAppCreateCampaignOperator(_CampaignOperator):
+class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
     """Create a campaign from a recipients list or file; returns the campaign id (or ids when split).
 
     Safe under Airflow retries: the campaign is tagged with a marker derived from the task
@@ -235,7 +165,7 @@ class WhatsAppCreateCampaignOperator(_CampaignOperator):
         return created
 
 
-class _WaitingOperator(_CampaignOperator):
+class _WaitingOperator(CampaignOperatorBase):
     """Waits in the worker (poll) or in the triggerer (deferrable) for a campaign to finish."""
 
     def __init__(
@@ -243,7 +173,7 @@ class _WaitingOperator(_CampaignOperator):
         *,
         campaign_id: str,
         wait_for_completion: bool = False,
-        deferrable: bool = _deferrable_default(),
+        deferrable: bool = deferrable_default(),
         poll_interval: float = 60.0,
         timeout: timedelta | float = DEFAULT_WAIT_TIMEOUT,
         accept_statuses: Sequence[str] = (),
@@ -290,27 +220,6 @@ class _WaitingOperator(_CampaignOperator):
         return resume_from_event(self, event)
 
 
-def resume_from_event(task: Any, event: dict[str, Any] | None, timeout_exc: type[Exception] = AirflowException) -> Any:
-    """Validate a trigger event (P10): anything but a well-formed success raises."""
-    if not isinstance(event, dict) or "status" not in event:
-        raise AirflowException(f"trigger returned an unexpected event: {event!r}")
-    status = event["status"]
-    if status == "success" and isinstance(event.get("stats"), dict):
-        stats = CampaignStats.from_dict(event["stats"])
-        log_funnel(task.log, stats)
-        return event["stats"]
-    if status == "failed":
-        raise AirflowFailException(event.get("message") or f"campaign {event.get('campaign_id')} failed")
-    if status == "error" and isinstance(event.get("error"), dict):
-        raise WhatsAppCampaignError.from_dict(event["error"])
-    if status == "timeout":
-        last = event.get("stats") or {}
-        raise timeout_exc(
-            f"campaign {event.get('campaign_id')} did not finish in time (last status {last.get('vendor_status')!r})"
-        )
-    raise AirflowException(f"trigger returned an unknown event status {status!r}")
-
-
 class WhatsAppStartCampaignOperator(_WaitingOperator):
     """Start (send) a campaign. Already running or done counts as started, so retries are safe.
 
@@ -331,7 +240,7 @@ class WhatsAppStartCampaignOperator(_WaitingOperator):
         return self.wait(context, stats)
 
 
-class WhatsAppCampaignStatsOperator(_CampaignOperator):
+class WhatsAppCampaignStatsOperator(CampaignOperatorBase):
     """Fetch the normalized stats of one campaign (pushed to XCom as ``CampaignStats.to_dict()``).
 
     :param stats_options: vendor-specific filters, e.g. ``{"account_id": …}`` (SPRL) or
@@ -353,7 +262,7 @@ class WhatsAppCampaignStatsOperator(_CampaignOperator):
         return stats.to_dict()
 
 
-class _TransitionOperator(_CampaignOperator):
+class _TransitionOperator(CampaignOperatorBase):
     template_fields: Sequence[str] = ("conn_id", "campaign_id")
 
     def __init__(self, *, campaign_id: str, **kwargs: Any) -> None:

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns.hooks.base import CONTACT_COLUMNS
-from airflow_provider_whatsapp_campaigns.operators.campaign import _CampaignOperator
+from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase
 from airflow_provider_whatsapp_campaigns.phones import mask_phone
+from airflow_provider_whatsapp_campaigns.vendors.spec import CONTACT_COLUMNS
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "jsonl")
 
 
-class WhatsAppExportContactsOperator(_CampaignOperator):
+class WhatsAppExportContactsOperator(CampaignOperatorBase):
     """Export per-recipient statuses (SPRL contacts, Whatomate recipients) page by page.
 
     The file appears only when complete (written under a temporary name, then renamed), so a

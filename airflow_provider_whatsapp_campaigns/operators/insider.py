@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns.operators.campaign import UI_COLOR
+from airflow_provider_whatsapp_campaigns.operators.common import UI_COLOR
 from airflow_provider_whatsapp_campaigns.version_compat import BaseOperator
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class InsiderTransactionalStatsOperator(BaseOperator):
         self.accounts = accounts
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
+        from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook
 
         hook = get_hook(self.conn_id)
         fetch = getattr(hook, "get_transactional_stats", None)

@@ -8,9 +8,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns.hooks.base import WhatsAppCampaignHook, get_hook
 from airflow_provider_whatsapp_campaigns.links import WhatsAppCampaignLink
-from airflow_provider_whatsapp_campaigns.operators.campaign import (
+from airflow_provider_whatsapp_campaigns.operators.common import (
     UI_COLOR,
     log_funnel,
     push_campaign_url,
@@ -21,6 +20,8 @@ from airflow_provider_whatsapp_campaigns.triggers.campaign import (
     WhatsAppCampaignTrigger,
     failure_message,
 )
+from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook
 from airflow_provider_whatsapp_campaigns.version_compat import (
     AirflowFailException,
     BaseSensorOperator,

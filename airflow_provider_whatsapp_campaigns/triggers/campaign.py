@@ -124,7 +124,7 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_whatsapp_campaigns.hooks.base import aget_hook
+        from airflow_provider_whatsapp_campaigns.vendors.registry import aget_hook
 
         try:
             hook = await aget_hook(self.conn_id)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from airflow_provider_whatsapp_campaigns._http import Call
+from airflow_provider_whatsapp_campaigns._http.flow import Call
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     NotFound,
@@ -14,8 +14,10 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     UnsupportedOperation,
     ValidationError,
 )
-from airflow_provider_whatsapp_campaigns.hooks import insider
-from airflow_provider_whatsapp_campaigns.hooks.insider import DAY, InsiderHook, InsiderOAuthHook, insider_settled
+from airflow_provider_whatsapp_campaigns.vendors.insider import auth as insider
+from airflow_provider_whatsapp_campaigns.vendors.insider.hook import InsiderHook, InsiderOAuthHook
+from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import DAY
+from airflow_provider_whatsapp_campaigns.vendors.insider.tables import insider_settled
 
 KEY = "INS.demo-api-key"
 T2024 = 1704067200

@@ -16,9 +16,9 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     VendorUnavailable,
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
-from airflow_provider_whatsapp_campaigns.hooks.sprl import SprlHook
-from airflow_provider_whatsapp_campaigns.hooks.waplify import WaplifyHook
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.sprl.hook import SprlHook
+from airflow_provider_whatsapp_campaigns.vendors.waplify.hook import WaplifyHook
 
 
 def requests_to(sandbox, vendor: str) -> int:
@@ -125,8 +125,14 @@ def test_sprl_account_errors_are_permanent(sprl, sandbox, client, error, code):
 def test_sprl_bad_key_and_unknown_campaign(sprl, sandbox, airflow_conn):
     with pytest.raises(ValidationError):
         sprl.get_campaign_stats("nope")
-    airflow_conn("sprl_bad", "sprl", host=sandbox.base_url("sprl"), login="demo-client", password="wrong",
-                 extra={"account_id": "demo-account"})
+    airflow_conn(
+        "sprl_bad",
+        "sprl",
+        host=sandbox.base_url("sprl"),
+        login="demo-client",
+        password="wrong",
+        extra={"account_id": "demo-account"},
+    )
     bad = get_hook("sprl_bad")
     with pytest.raises(AuthenticationError):
         bad.get_campaign_stats("demo-campaign")
@@ -157,9 +163,7 @@ def test_sprl_test_connection_ok(sprl):
 
 
 def spec(n: int, name: str = "Promo") -> CampaignSpec:
-    return CampaignSpec(
-        name=name, template="promo_v1", recipients=[Recipient(f"+1415555{i:04d}") for i in range(n)]
-    )
+    return CampaignSpec(name=name, template="promo_v1", recipients=[Recipient(f"+1415555{i:04d}") for i in range(n)])
 
 
 def test_waplify_create_send_and_complete(waplify, sandbox):

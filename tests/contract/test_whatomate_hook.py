@@ -13,9 +13,9 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     VendorUnavailable,
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
-from airflow_provider_whatsapp_campaigns.hooks.whatomate import WhatomateHook, WhatomateJwtHook
 from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.hook import WhatomateHook, WhatomateJwtHook
 
 EMAIL = "demo@example.com"
 CREATE = "POST /whatomate/api/campaigns"

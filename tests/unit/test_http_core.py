@@ -10,16 +10,11 @@ import pytest
 import requests
 from aiohttp import web
 
-from airflow_provider_whatsapp_campaigns._http import (
-    Call,
-    ErrorMap,
-    ErrorRule,
-    RequestCore,
-    Response,
-    StaticHeaderAuth,
-    open_session_count,
-    parse_retry_after,
-)
+from airflow_provider_whatsapp_campaigns._http.auth import StaticHeaderAuth
+from airflow_provider_whatsapp_campaigns._http.core import RequestCore
+from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap, ErrorRule, parse_retry_after
+from airflow_provider_whatsapp_campaigns._http.flow import Call, Response
+from airflow_provider_whatsapp_campaigns._http.transport import open_session_count
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
@@ -30,8 +25,8 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     ValidationError,
     VendorUnavailable,
 )
-from airflow_provider_whatsapp_campaigns.hooks.sprl import SPRL_ERRORS
-from airflow_provider_whatsapp_campaigns.hooks.waplify import WaplifyHook
+from airflow_provider_whatsapp_campaigns.vendors.sprl.tables import SPRL_ERRORS
+from airflow_provider_whatsapp_campaigns.vendors.waplify.hook import WaplifyHook
 
 SECRET = "sk_test_SECRET_value_42"
 BASE = "https://vendor.test"
@@ -323,7 +318,7 @@ def shared_redis(monkeypatch):
     import redis
     from redis import asyncio as aioredis
 
-    from airflow_provider_whatsapp_campaigns import _http
+    from airflow_provider_whatsapp_campaigns._http import limits as _http
 
     server = fakeredis.FakeServer()
     monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.FakeRedis(server=server)))
@@ -335,7 +330,7 @@ def shared_redis(monkeypatch):
 
 
 def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, shared_redis, monkeypatch):
-    from airflow_provider_whatsapp_campaigns import _http
+    from airflow_provider_whatsapp_campaigns._http import limits as _http
 
     requests_mock.get(f"{BASE}/x", json={})
     config = ConnectionConfig(
@@ -358,7 +353,7 @@ def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, sh
 
 
 async def test_redis_limiter_async(shared_redis):
-    from airflow_provider_whatsapp_campaigns import _http
+    from airflow_provider_whatsapp_campaigns._http import limits as _http
 
     config = ConnectionConfig(
         conn_id="redis_async",

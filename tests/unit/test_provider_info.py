@@ -109,3 +109,18 @@ def test_airflow_providers_manager_discovers_the_forms():
         assert hooks[conn_type] is not None, conn_type
     widgets = manager.connection_form_widgets
     assert "extra__whatomate__whatsapp_account" in widgets or any("whatsapp_account" in k for k in widgets)
+
+
+@pytest.mark.parametrize("conn_type", CONN_TYPES)
+def test_airflow_resolves_the_public_hook_path(conn_type):
+    """The classes live in ``vendors/``; Airflow only imports the public ``hooks.<vendor>`` path by name."""
+    from airflow._shared.module_loading import import_string
+    from airflow.providers_manager import ProvidersManager
+
+    vendor = {"insider_whatsapp": "insider", "insider_whatsapp_oauth": "insider", "whatomate_jwt": "whatomate"}
+    info = ProvidersManager().hooks[conn_type]
+    assert info is not None
+    assert info.hook_class_name.rpartition(".")[0] == f"{package.__name__}.hooks.{vendor.get(conn_type, conn_type)}"
+    hook = import_string(info.hook_class_name)
+    assert hook.conn_type == conn_type
+    assert hook.__module__.startswith(f"{package.__name__}.vendors.")

@@ -9,7 +9,8 @@ from unittest import mock
 import pytest
 
 from airflow_provider_whatsapp_campaigns.exceptions import NotFound, RateLimited
-from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppStartCampaignOperator, resume_from_event
+from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppStartCampaignOperator
+from airflow_provider_whatsapp_campaigns.operators.common import resume_from_event
 from airflow_provider_whatsapp_campaigns.sensors.campaign import WhatsAppCampaignSensor
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
 from airflow_provider_whatsapp_campaigns.triggers.campaign import CompletionRule, WhatsAppCampaignTrigger
@@ -163,7 +164,9 @@ async def test_trigger_transient_errors_spend_a_budget_reset_by_success(monkeypa
     hook.aget_campaign_stats = mock.AsyncMock(side_effect=results)
     hook.async_session.return_value.__aenter__ = mock.AsyncMock(return_value=hook)
     hook.async_session.return_value.__aexit__ = mock.AsyncMock(return_value=False)
-    monkeypatch.setattr("airflow_provider_whatsapp_campaigns.hooks.base.aget_hook", mock.AsyncMock(return_value=hook))
+    monkeypatch.setattr(
+        "airflow_provider_whatsapp_campaigns.vendors.registry.aget_hook", mock.AsyncMock(return_value=hook)
+    )
     trigger = WhatsAppCampaignTrigger("c", "1", end_time=time.time() + 60, max_consecutive_failures=3)
     events = await collect(trigger)
     assert events[0]["status"] == "success"
@@ -292,7 +295,7 @@ async def test_thousand_waiting_triggers_share_one_session_and_poll_once_per_int
     """1,000 deferred waits in one triggerer: one aiohttp session, exactly one request per poll."""
     import json
 
-    from airflow_provider_whatsapp_campaigns._http import open_session_count
+    from airflow_provider_whatsapp_campaigns._http.transport import open_session_count
 
     conn = json.loads(sandbox.airflow_connections()["AIRFLOW_CONN_WAPLIFY_DEFAULT"])
     conn["extra"]["rate_limit"] = 0

@@ -16,7 +16,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_whatsapp_campaigns._http import Response
+from airflow_provider_whatsapp_campaigns._http.flow import Response
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     NotFound,
@@ -26,24 +26,24 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     ValidationError,
     VendorUnavailable,
 )
-from airflow_provider_whatsapp_campaigns.hooks import insider
-from airflow_provider_whatsapp_campaigns.hooks.insider import (
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.insider import auth as insider
+from airflow_provider_whatsapp_campaigns.vendors.insider.auth import parse_scopes
+from airflow_provider_whatsapp_campaigns.vendors.insider.hook import InsiderHook, InsiderOAuthHook
+from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import (
     DAY,
     INSIDER_EPOCH,
-    INSIDER_ERRORS,
     MAX_RANGE,
-    InsiderHook,
-    InsiderOAuthHook,
-    insider_failed,
-    insider_settled,
-    merge_charts,
-    merge_transactional,
-    parse_scopes,
     split_windows,
-    stats_from_payload,
     to_unix,
 )
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
+    INSIDER_ERRORS,
+    insider_failed,
+    insider_settled,
+    stats_from_payload,
+)
+from airflow_provider_whatsapp_campaigns.vendors.insider.transactional import merge_charts, merge_transactional
 
 DATA = Path(__file__).parent.parent / "test_data"
 KEY = "INS.demo-api-key"
@@ -739,8 +739,14 @@ def test_oauth_changed_secret_never_reuses_a_cached_token(airflow_conn, requests
     requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
     requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
     oauth_hook(airflow_conn).get_campaign_stats("1")
-    airflow_conn("ins_oauth_rotated", "insider_whatsapp_oauth", host=GW, login="demo-client",
-                 password="rotated-secret", extra={"rate_limit": 0})
+    airflow_conn(
+        "ins_oauth_rotated",
+        "insider_whatsapp_oauth",
+        host=GW,
+        login="demo-client",
+        password="rotated-secret",
+        extra={"rate_limit": 0},
+    )
     InsiderOAuthHook("ins_oauth_rotated").get_campaign_stats("1")
     assert tokens == ["tok-1", "tok-2"], "a different secret must mint (and so be checked) again"
     assert requests_mock.request_history[-2].json()["client_secret"] == "rotated-secret"

@@ -7,7 +7,7 @@ import logging
 import pytest
 import requests
 
-from airflow_provider_whatsapp_campaigns._http import Response
+from airflow_provider_whatsapp_campaigns._http.flow import Response
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     InvalidState,
@@ -19,14 +19,10 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     VendorUnavailable,
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient
-from airflow_provider_whatsapp_campaigns.hooks.whatomate import (
-    WHATOMATE_ERRORS,
-    WHATOMATE_STATS,
-    WhatomateHook,
-    WhatomateJwtHook,
-    recipient_rows,
-)
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.hook import WhatomateHook, WhatomateJwtHook
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import recipient_rows
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import WHATOMATE_ERRORS, WHATOMATE_STATS
 
 BASE = "https://whm.test"
 API = f"{BASE}/api"

@@ -1,0 +1,124 @@
+"""Flows and their drivers: vendor logic as generators of calls, run sync or async."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, WhatsAppCampaignError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request as a vendor flow describes it (no auth, no URL base, no I/O)."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | None = None
+    authenticated: bool = True
+    # False for requests that change state: after an ambiguous failure (5xx, reset after sending)
+    # they are not resent blindly; the flow decides (e.g. by looking the campaign up).
+    idempotent: bool = True
+    headers: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Yielded by a streaming flow to hand one item to the consumer."""
+
+    item: Any
+
+
+Flow = Generator[Any, Any, T]
+
+
+def _step(flow: Flow[Any], value: Any, error: BaseException | None) -> Any:
+    return flow.throw(error) if error is not None else flow.send(value)
+
+
+def drive_iter(flow: Flow[T], send: Callable[[Call], Any]) -> Generator[Any, None, T]:
+    """Run a flow synchronously; yields what it emits and returns what it returns."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = _step(flow, value, error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        if isinstance(step, Emit):
+            yield step.item
+            continue
+        try:
+            value = send(step)
+        except WhatsAppCampaignError as exc:
+            error = exc
+
+
+def drive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
+    runner = drive_iter(flow, send)
+    while True:
+        try:
+            item = next(runner)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        raise UnexpectedResponse(f"flow emitted {type(item).__name__} where a single result was expected")
+
+
+async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncIterator[Any]:
+    """Async twin of :func:`drive_iter` (async generators cannot return: use :func:`adrive` for results)."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = _step(flow, value, error)
+        except StopIteration as stop:
+            if stop.value is not None:
+                yield _Result(stop.value)
+            return
+        value, error = None, None
+        if isinstance(step, Emit):
+            yield step.item
+            continue
+        try:
+            value = await send(step)
+        except WhatsAppCampaignError as exc:
+            error = exc
+
+
+@dataclass(frozen=True)
+class _Result:
+    value: Any
+
+
+async def adrive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
+    async for item in adrive_iter(flow, send):
+        if isinstance(item, _Result):
+            return item.value  # type: ignore[no-any-return]
+        raise UnexpectedResponse(f"flow emitted {type(item).__name__} where a single result was expected")
+    return None  # type: ignore[return-value]
+
+
+def iter_chunks(items: Iterator[T] | list[T], size: int) -> Iterator[list[T]]:
+    """Fixed-size batches; never yields an empty batch."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

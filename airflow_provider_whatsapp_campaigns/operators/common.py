@@ -1,0 +1,109 @@
+"""What every campaign operator and the sensor share: the lazily built hook, the link, the funnel log, event checks."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_whatsapp_campaigns.exceptions import WhatsAppCampaignError
+from airflow_provider_whatsapp_campaigns.links import CAMPAIGN_URL_KEY, WhatsAppCampaignLink
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook, hook_class_for
+from airflow_provider_whatsapp_campaigns.version_compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseOperator,
+    conf,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+UI_COLOR = "#dcf8c6"  # WhatsApp's outgoing-bubble green
+
+
+def deferrable_default() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class CampaignOperatorBase(BaseOperator):
+    """Shared plumbing: a lazily built hook (no I/O at parse time) and the campaign link."""
+
+    ui_color = UI_COLOR
+    operator_extra_links = (WhatsAppCampaignLink(),)
+    verb: str = "stats"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        vendor: str | None = None,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.hook_params = hook_params or {}
+        self.vendor = vendor
+        if vendor is not None:
+            # The connection type is known without I/O: refuse an impossible verb at parse time.
+            hook_class_for(vendor)(conn_id="-").require_supported(self.verb)
+
+    @cached_property
+    def hook(self) -> WhatsAppCampaignHook:
+        return get_hook(self.conn_id, **self.hook_params)
+
+    def push_campaign_url(self, context: Context, campaign_id: str) -> None:
+        push_campaign_url(context, self.hook, campaign_id)
+
+
+def push_campaign_url(context: Context, hook: WhatsAppCampaignHook, campaign_id: str) -> None:
+    """Pushed before any wait so the link works even if the wait fails; "" where the vendor has no page."""
+    context["ti"].xcom_push(key=CAMPAIGN_URL_KEY, value=hook.campaign_url(campaign_id) or "")
+
+
+def log_funnel(log: Any, stats: CampaignStats) -> None:
+    """A compact funnel table: total → sent → delivered → read → clicked, failed, replied, rates."""
+
+    def show(value: Any) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.1%}" if isinstance(value, float) else f"{value:,}"
+
+    data = stats.to_dict()
+    rows = [
+        ("total", data["total"], ""),
+        ("sent", data["sent"], ""),
+        ("delivered", data["delivered"], data["delivery_rate"]),
+        ("read", data["read"], data["read_rate"]),
+        ("clicked", data["clicked"], data["click_rate"]),
+        ("failed", data["failed"], data["failure_rate"]),
+        ("replied", data["replied"], ""),
+        ("pending", data["pending"], ""),
+    ]
+    lines = [f"{stats.provider} campaign {stats.campaign_id} ({stats.name or 'unnamed'}): {stats.status.value}"]
+    lines += [f"  {name:<10}{show(count):>12}  {show(rate) if rate != '' else ''}" for name, count, rate in rows]
+    log.info("\n".join(lines))
+
+
+def resume_from_event(task: Any, event: dict[str, Any] | None, timeout_exc: type[Exception] = AirflowException) -> Any:
+    """Validate a trigger event (P10): anything but a well-formed success raises."""
+    if not isinstance(event, dict) or "status" not in event:
+        raise AirflowException(f"trigger returned an unexpected event: {event!r}")
+    status = event["status"]
+    if status == "success" and isinstance(event.get("stats"), dict):
+        stats = CampaignStats.from_dict(event["stats"])
+        log_funnel(task.log, stats)
+        return event["stats"]
+    if status == "failed":
+        raise AirflowFailException(event.get("message") or f"campaign {event.get('campaign_id')} failed")
+    if status == "error" and isinstance(event.get("error"), dict):
+        raise WhatsAppCampaignError.from_dict(event["error"])
+    if status == "timeout":
+        last = event.get("stats") or {}
+        raise timeout_exc(
+            f"campaign {event.get('campaign_id')} did not finish in time (last status {last.get('vendor_status')!r})"
+        )
+    raise AirflowException(f"trigger returned an unknown event status {status!r}")

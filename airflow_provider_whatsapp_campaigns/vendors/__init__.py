@@ -1,0 +1,1 @@
+"""Vendor internals, one package per vendor; the public hook paths are ``hooks.<vendor>``."""

@@ -1,0 +1,54 @@
+"""What a DAG author asks of any vendor (a campaign, its recipients) and what comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
+
+
+@dataclass(frozen=True)
+class Recipient:
+    phone: str
+    name: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """What a DAG author asks for, whatever the vendor; each hook maps it to its own body."""
+
+    name: str
+    template: str
+    account: str | None = None
+    recipients: Sequence[Recipient] = ()
+    template_params: Mapping[str, Any] = field(default_factory=dict)
+    scheduled_at: str | None = None
+    description: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreatedCampaign:
+    campaign_id: str
+    adopted: bool = False  # True when an earlier attempt had already created it
+    recipients_added: int | None = None
+    invalid: tuple[InvalidPhone, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "adopted": self.adopted,
+            "recipients_added": self.recipients_added,
+            "invalid_recipients": [{"row": i.row, "reason": i.reason} for i in self.invalid],
+        }
+
+
+CONTACT_COLUMNS = ("phone", "name", "status", "error", "message_id", "sent_at", "delivered_at", "read_at", "replied_at")
+DEFAULT_CONTACT_FIELDS: dict[str, str | tuple[str, ...]] = {
+    "phone": ("phone", "phone_number"),
+    "name": ("name", "recipient_name"),
+    "error": ("error_message", "error"),
+}

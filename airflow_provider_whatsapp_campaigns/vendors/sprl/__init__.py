@@ -1,0 +1,1 @@
+"""SPRL (insprl.com): read-only tracking of campaigns made in SPRL's own UI."""

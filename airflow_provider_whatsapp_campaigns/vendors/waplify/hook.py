@@ -1,0 +1,102 @@
+"""Waplify's hook: create (contacts validated first), send, stats."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar
+
+from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAuth
+from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
+from airflow_provider_whatsapp_campaigns.exceptions import NotFound, ValidationError
+from airflow_provider_whatsapp_campaigns.phones import normalize_phones
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
+from airflow_provider_whatsapp_campaigns.vendors.waplify.tables import WAPLIFY_ERRORS, WAPLIFY_STATS
+
+MAX_CONTACTS = 10_000
+
+
+class WaplifyHook(WhatsAppCampaignHook):
+    """Waplify has no list, pause or cancel API; poll stats every 30–60 s as the vendor advises."""
+
+    conn_type = "waplify"
+    default_conn_name = "waplify_default"
+    hook_name = "Waplify"
+    vendor = "waplify"
+    vendor_label = "Waplify"
+    default_rate_limit = 10.0
+    errors = WAPLIFY_ERRORS
+    stats_mapping = WAPLIFY_STATS
+    supported: ClassVar[frozenset[str]] = frozenset({"create", "start", "stats"})
+    max_recipients_per_campaign: ClassVar[int] = MAX_CONTACTS
+
+    def build_auth(self, config: ConnectionConfig) -> Auth:
+        key = config.require(config.password, "password (API key)", "API key")
+        return StaticHeaderAuth("Authorization", key, "Bearer {}")
+
+    def contacts_body(self, spec: CampaignSpec) -> list[dict[str, Any]]:
+        """Validate every number before anything is sent: 1–10,000 contacts, E.164."""
+        count = len(spec.recipients)
+        if not 1 <= count <= MAX_CONTACTS:
+            raise ValidationError(
+                f"Waplify campaigns take 1 to {MAX_CONTACTS:,} contacts, got {count:,}; "
+                "split them (split='parts' on the create operator) instead of truncating.",
+                vendor=self.vendor,
+            )
+        phones, invalid = normalize_phones(r.phone for r in spec.recipients)
+        if invalid:
+            shown = "; ".join(i.describe() for i in invalid[:10])
+            raise ValidationError(
+                f"{len(invalid)} invalid phone number(s), nothing was sent: {shown}", vendor=self.vendor
+            )
+        return [
+            {"phone": phone, **({"name": r.name} if r.name else {})}
+            for phone, r in zip(phones, spec.recipients, strict=False)
+        ]
+
+    def _create_flow(self, spec: CampaignSpec, marker: str | None) -> Flow[CreatedCampaign]:
+        contacts = self.contacts_body(spec)
+        waba_phone_id = spec.account or self.config.get_extra("waba_phone_id")
+        body: dict[str, Any] = {
+            "name": spec.name,
+            "template_name": self.config.require(spec.template, "template", "template name"),
+            "contacts": contacts,
+            "waba_phone_id": self.config.require(waba_phone_id, "extra waba_phone_id", "WABA phone ID"),
+        }
+        optional = {
+            "description": spec.description,
+            "scheduled_at": spec.scheduled_at,
+            "body_data": dict(spec.template_params) or None,
+            **dict(spec.options),
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        # No idempotency key and no list API: a create is never resent blindly (idempotent=False).
+        response = yield Call("POST", "/api/v1/campaigns/", json=body, idempotent=False)
+        data = response.body if isinstance(response.body, dict) else {}
+        campaign_id = data.get("id") or data.get("campaign_id") or (data.get("data") or {}).get("id")
+        if campaign_id is None:
+            from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
+
+            raise UnexpectedResponse("Waplify created a campaign but returned no id", vendor=self.vendor)
+        return CreatedCampaign(str(campaign_id), recipients_added=len(contacts))
+
+    def _probe_flow(self) -> Flow[None]:
+        with contextlib.suppress(NotFound):  # a well-formed id nobody has: NotFound proves the key works
+            yield from self._stats_flow("00000000-0000-0000-0000-000000000000")
+
+    def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
+        response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
+        return self.stats_mapping.build(response.body or {}, campaign_id=campaign_id)
+
+    def _start_flow(self, campaign_id: str) -> Flow[CampaignStats]:
+        return (
+            yield from self._transition_flow(
+                campaign_id,
+                Call("POST", f"/api/v1/campaigns/{campaign_id}/send", idempotent=False),
+                allowed_from=frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}),
+                already_done=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.COMPLETED}),
+                action="start",
+            )
+        )
