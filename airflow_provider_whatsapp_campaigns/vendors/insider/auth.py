@@ -159,7 +159,7 @@ class InsiderOAuthAuth(MintedAuth):
         return self.mint(core)
 
 
-def _check_token_url(config: ConnectionConfig, token_url: str) -> None:
+def check_token_url(config: ConnectionConfig, token_url: str) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(token_url)

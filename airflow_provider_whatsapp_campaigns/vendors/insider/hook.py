@@ -11,7 +11,7 @@ from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import PermissionDenied, UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.insider.auth import InsiderOAuthAuth, _check_token_url, parse_scopes
+from airflow_provider_whatsapp_campaigns.vendors.insider.auth import InsiderOAuthAuth, check_token_url, parse_scopes
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import check_range, split_windows, to_unix
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
     INSIDER_ERRORS,
@@ -183,5 +183,5 @@ class InsiderOAuthHook(InsiderHook):
         token_url = str(config.get_extra("token_url") or f"{config.base_url}/auth/token").strip()
         if token_url.startswith("/"):
             token_url = f"{config.base_url}{token_url}"
-        _check_token_url(config, token_url)
+        check_token_url(config, token_url)
         return InsiderOAuthAuth(token_url, client_id, secret, parse_scopes(config.get_extra("scopes")))

@@ -54,7 +54,7 @@ def to_unix(value: Any, field_name: str) -> int:
     return result
 
 
-def _iso(seconds: int) -> str:
+def iso_utc(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
@@ -62,17 +62,19 @@ def check_range(start: int | None, end: int | None, *, max_range: int | None = M
     """Insider's rules, checked before any request: start ≥ 2018-01-01, end > start, span ≤ 1 year."""
     if start is not None and start < INSIDER_EPOCH:
         raise ValidationError(
-            f"start_time {_iso(start)} is before 2018-01-01T00:00:00Z, Insider's earliest statistics date",
+            f"start_time {iso_utc(start)} is before 2018-01-01T00:00:00Z, Insider's earliest statistics date",
             vendor=VENDOR,
         )
     if end is not None and end <= INSIDER_EPOCH and start is None:
-        raise ValidationError(f"end_time {_iso(end)} must be after 2018-01-01T00:00:00Z", vendor=VENDOR)
+        raise ValidationError(f"end_time {iso_utc(end)} must be after 2018-01-01T00:00:00Z", vendor=VENDOR)
     if start is not None and end is not None:
         if end <= start:
-            raise ValidationError(f"end_time ({_iso(end)}) must be after start_time ({_iso(start)})", vendor=VENDOR)
+            raise ValidationError(
+                f"end_time ({iso_utc(end)}) must be after start_time ({iso_utc(start)})", vendor=VENDOR
+            )
         if max_range is not None and end - start > max_range:
             raise ValidationError(
-                f"the range {_iso(start)} → {_iso(end)} is longer than one year ({max_range // DAY} days), "
+                f"the range {iso_utc(start)} → {iso_utc(end)} is longer than one year ({max_range // DAY} days), "
                 "Insider's limit for campaign statistics; narrow it",
                 vendor=VENDOR,
             )
@@ -88,7 +90,7 @@ def split_windows(start: int, end: int, max_range: int = MAX_RANGE) -> list[tupl
     no calendar day is split between two windows and the daily chart cannot repeat a day.
     """
     if end <= start:
-        raise ValidationError(f"end_time ({_iso(end)}) must be after start_time ({_iso(start)})", vendor=VENDOR)
+        raise ValidationError(f"end_time ({iso_utc(end)}) must be after start_time ({iso_utc(start)})", vendor=VENDOR)
     if max_range < 3 * DAY:
         raise ValueError("max_range must be at least three days")
     windows: list[tuple[int, int]] = []

@@ -113,11 +113,11 @@ def to_amount(value: Any) -> int | float | None:
     return None
 
 
-def _counter(name: str, value: Any) -> int | float | None:
+def counter_value(name: str, value: Any) -> int | float | None:
     return to_amount(value) if name == "revenue" else to_count(value)
 
 
-def _count_dict(value: Any) -> dict[str, int | None] | None:
+def count_dict(value: Any) -> dict[str, int | None] | None:
     if not isinstance(value, Mapping):
         return None
     return {str(k): to_count(v) for k, v in value.items()}
@@ -128,14 +128,14 @@ def clean_details(details: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in details.items():
         if key in ("dropDetails", "undeliveredDetails", "responseSummary"):
-            cleaned = _count_dict(value)
+            cleaned = count_dict(value)
             if cleaned is not None:
                 out[key] = cleaned
         elif key == "responses":
             if isinstance(value, list):
                 out[key] = [_clean_response(r) for r in value if isinstance(r, Mapping)]
         elif key in COUNTER_FIELDS:
-            number = _counter(key, value)
+            number = counter_value(key, value)
             if number is not None:
                 out[key] = number
         else:  # pragma: no cover - the table only lists the keys above
@@ -145,7 +145,7 @@ def clean_details(details: Mapping[str, Any]) -> dict[str, Any]:
 
 def _clean_response(row: Mapping[str, Any]) -> dict[str, Any]:
     numeric = ("sent", "delivered", "open", "click", "conversion", "revenue")
-    return {str(k): (_counter(k, v) if k in numeric else v) for k, v in row.items()}
+    return {str(k): (counter_value(k, v) if k in numeric else v) for k, v in row.items()}
 
 
 def stats_from_payload(body: Any, campaign_id: Any) -> CampaignStats:

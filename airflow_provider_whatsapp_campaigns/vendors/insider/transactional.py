@@ -10,13 +10,13 @@ from typing import Any
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone, to_e164
 from airflow_provider_whatsapp_campaigns.stats import ratio, to_count
-from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import _iso
+from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import iso_utc
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
     COUNTER_FIELDS,
     DETAIL_DICTS,
     VENDOR,
-    _count_dict,
-    _counter,
+    count_dict,
+    counter_value,
     insider_failed,
     unwrap,
 )
@@ -34,10 +34,10 @@ def merge_transactional(payloads: Sequence[Any]) -> dict[str, Any]:
     flats = [unwrap(p) for p in payloads]
     merged: dict[str, Any] = {}
     for name in COUNTER_FIELDS:
-        values = [v for v in (_counter(name, f.get(name)) for f in flats) if v is not None]
+        values = [v for v in (counter_value(name, f.get(name)) for f in flats) if v is not None]
         merged[name] = _sum(values) if values else None
     for name in DETAIL_DICTS:
-        dicts = [d for d in (_count_dict(f.get(name)) for f in flats) if d is not None]
+        dicts = [d for d in (count_dict(f.get(name)) for f in flats) if d is not None]
         if not dicts:
             merged[name] = None
             continue
@@ -103,7 +103,7 @@ def merge_charts(charts: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
             day = days.setdefault(key, {"_sort": stamp, "dates": label, "datesAsTimestamp": raw_stamp})
             for name in series:
                 values = chart.get(name)
-                value = _counter(name, values[index]) if isinstance(values, list) and index < len(values) else None
+                value = counter_value(name, values[index]) if isinstance(values, list) and index < len(values) else None
                 if value is not None:
                     day[name] = _sum([day[name], value]) if day.get(name) is not None else value
                 else:
@@ -145,8 +145,8 @@ def transactional_result(
     return {
         "provider": VENDOR,
         "kind": "transactional",
-        "start_time": _iso(start),
-        "end_time": _iso(end),
+        "start_time": iso_utc(start),
+        "end_time": iso_utc(end),
         "start_unix": start,
         "end_unix": end,
         "accounts": [mask_phone(a) for a in accounts] if accounts else None,

@@ -13,7 +13,7 @@ from airflow_provider_whatsapp_campaigns._http.auth import MintedAuth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError, UnexpectedResponse
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import _data
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.whatomate")
 
@@ -33,7 +33,7 @@ REFRESH_COOKIES = ("whm_refresh_token", "refresh_token", "whatomate_refresh_toke
 
 
 def _body_token(body: Any, keys: tuple[str, ...]) -> str | None:
-    for node in (_data(body), body if isinstance(body, Mapping) else {}):
+    for node in (unwrap_envelope(body), body if isinstance(body, Mapping) else {}):
         for key in keys:
             value = node.get(key)
             if isinstance(value, str) and value:

@@ -9,7 +9,7 @@ from airflow_provider_whatsapp_campaigns._http.flow import Call, Emit, Flow
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, to_count
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import READ_COUNT_NOTE, _data
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import READ_COUNT_NOTE, unwrap_envelope
 
 CAMPAIGNS = "/api/campaigns"
 
@@ -52,7 +52,7 @@ class WhatomateReads(WhatsAppCampaignHook):
 
     def _campaign_flow(self, campaign_id: str) -> Flow[dict[str, Any]]:
         response = yield Call("GET", f"{CAMPAIGNS}/{campaign_id}")
-        campaign = _data(response.body)
+        campaign = unwrap_envelope(response.body)
         if not campaign:
             raise UnexpectedResponse(f"Whatomate answered without campaign {campaign_id}", vendor=self.vendor)
         return dict(campaign)
@@ -85,7 +85,7 @@ class WhatomateReads(WhatsAppCampaignHook):
         collected: list[dict[str, Any]] = []
         for page in range(1, MAX_PAGES + 1):
             response = yield Call("GET", path, params={**params, "page": page, "limit": PAGE_LIMIT})
-            data = _data(response.body)
+            data = unwrap_envelope(response.body)
             items = _items(data, key, "items")
             fresh = []
             for item in items:

@@ -57,7 +57,7 @@ def recipient_rows(
     return rows, invalid
 
 
-def _invalid_rows(invalid: list[InvalidPhone]) -> list[dict[str, Any]]:
+def invalid_rows_report(invalid: list[InvalidPhone]) -> list[dict[str, Any]]:
     from airflow_provider_whatsapp_campaigns.phones import mask_phone
 
     return [{"row": i.row, "phone": mask_phone(i.value), "reason": i.reason} for i in invalid]

@@ -109,7 +109,7 @@ WHATOMATE_ERRORS = ErrorMap(
 # --------------------------------------------------------------------------- helpers
 
 
-def _data(body: Any) -> Mapping[str, Any]:
+def unwrap_envelope(body: Any) -> Mapping[str, Any]:
     """The ``data`` of the success envelope, or the body itself when it is not wrapped."""
     if not isinstance(body, Mapping):
         return {}

@@ -17,8 +17,8 @@ from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, WhatomateReads, marker_tag
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import _invalid_rows, recipient_rows
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import _data
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import invalid_rows_report, recipient_rows
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 DEFAULT_BATCH_SIZE = 1_000
 
@@ -32,7 +32,7 @@ class WhatomateWrites(WhatomateReads):
         if not fields:
             raise ValidationError("update_campaign needs at least one field to change", vendor=self.vendor)
         response = yield Call("PUT", f"{CAMPAIGNS}/{campaign_id}", json=dict(fields))
-        campaign = _data(response.body)
+        campaign = unwrap_envelope(response.body)
         if campaign.get("id") is None:  # some builds answer with a message only
             return (yield from self._campaign_flow(campaign_id))
         return dict(campaign)
@@ -64,7 +64,7 @@ class WhatomateWrites(WhatomateReads):
             "added_count": 0,
             "total_recipients": None,
             "batches": 0,
-            "invalid": _invalid_rows(invalid),
+            "invalid": invalid_rows_report(invalid),
         }
         if invalid:
             self.log.warning(
@@ -108,7 +108,7 @@ class WhatomateWrites(WhatomateReads):
                     raise
                 self.log.info("whatomate: import batch %d was not applied; sending it once more", batches + 1)
                 response = yield call
-            data = _data(response.body)
+            data = unwrap_envelope(response.body)
             count = to_count(data.get("added_count"))
             count = len(batch) if count is None else count
             added += count
@@ -196,7 +196,7 @@ class WhatomateWrites(WhatomateReads):
                 "whatomate: the create answer was lost but campaign %s exists; adopting it", existing.get("id")
             )
             return (yield from self._adopt_flow(existing, rows, invalid, batch_size))
-        campaign = _data(response.body)
+        campaign = unwrap_envelope(response.body)
         campaign_id = campaign.get("id")
         if campaign_id is None:
             raise UnexpectedResponse("Whatomate created a campaign but returned no id", vendor=self.vendor)
