@@ -12,7 +12,7 @@ from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loop
 from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import WhatomateJwtAuth
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import WHATOMATE_ERRORS, WHATOMATE_STATS
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.writes import DEFAULT_BATCH_SIZE, WhatomateWrites
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.writes import DEFAULT_BATCH_SIZE, _WhatomateWrites
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.whatomate")
 
@@ -38,7 +38,7 @@ def _warn_if_insecure(config: ConnectionConfig) -> None:
 # --------------------------------------------------------------------------- the hook
 
 
-class WhatomateHook(WhatomateWrites):
+class WhatomateHook(_WhatomateWrites):
     """Whatomate with an API key (``X-API-Key: whm_…``); also accepts a ``whatomate_jwt`` connection.
 
     Stats: ``read`` is reported as the server gives it, but real servers never update

@@ -45,7 +45,7 @@ def _matches(campaign: Mapping[str, Any], search: str | None, status: str | None
     return not (account and str(campaign.get("whatsapp_account") or "") != account)
 
 
-class WhatomateReads(WhatsAppCampaignHook):
+class _WhatomateReads(WhatsAppCampaignHook):
     """Whatomate's read flows: one campaign, stats, defensive paging, lists and recipients."""
 
     # ------------------------------------------------------------------ flows: reads

@@ -16,14 +16,14 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, WhatomateReads, marker_tag
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, _WhatomateReads, marker_tag
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import invalid_rows_report, recipient_rows
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 DEFAULT_BATCH_SIZE = 1_000
 
 
-class WhatomateWrites(WhatomateReads):
+class _WhatomateWrites(_WhatomateReads):
     """Whatomate's write flows: update, delete, idempotent create, batched import, transitions."""
 
     # ------------------------------------------------------------------ flows: writes
