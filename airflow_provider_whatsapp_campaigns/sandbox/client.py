@@ -48,10 +48,12 @@ class SandboxAdmin:
         delay_ms: int = 0,
         times: int | None = None,
         probability: float = 1.0,
+        skip: int = 0,
     ) -> dict[str, Any]:
-        """Add a fault rule: mode ``error`` (status S), ``reset``, ``slow`` (delay_ms) or ``lost``."""
+        """Add a fault rule: mode ``error`` (status S), ``reset``, ``slow`` (delay_ms) or ``lost``;
+        ``skip`` matching requests pass untouched first."""
         rule = {"mode": mode, "vendor": vendor, "method": method, "path": path, "status": status,
-                "delay_ms": delay_ms, "times": times, "probability": probability}
+                "delay_ms": delay_ms, "times": times, "probability": probability, "skip": skip}
         return self._call("POST", "faults", json=rule)  # type: ignore[no-any-return]
 
     def faults(self) -> list[dict[str, Any]]:

@@ -173,7 +173,10 @@ FAULT_MODES = ("error", "reset", "slow", "lost")
 
 @dataclass
 class FaultRule:
-    """One injected fault; ``times=None`` means "until cleared" (then ``probability`` applies)."""
+    """One injected fault; ``times=None`` means "until cleared" (then ``probability`` applies).
+
+    ``skip``: let that many matching requests through first (e.g. stall only the second batch).
+    """
 
     mode: str
     vendor: str = "*"
@@ -183,6 +186,7 @@ class FaultRule:
     delay_ms: int = 0
     times: int | None = None
     probability: float = 1.0
+    skip: int = 0
     _rx: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -201,7 +205,7 @@ class FaultRule:
     def to_dict(self) -> dict[str, Any]:
         return {
             k: getattr(self, k)
-            for k in ("mode", "vendor", "method", "path", "status", "delay_ms", "times", "probability")
+            for k in ("mode", "vendor", "method", "path", "status", "delay_ms", "times", "probability", "skip")
         }
 
 
@@ -216,6 +220,9 @@ class FaultBook:
     def take(self, vendor: str, method: str, path: str) -> FaultRule | None:
         for rule in self.rules:
             if not rule.matches(vendor, method, path):
+                continue
+            if rule.skip > 0:
+                rule.skip -= 1
                 continue
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                 continue

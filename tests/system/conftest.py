@@ -138,7 +138,7 @@ class System:
             "SELECT map_index, value FROM xcom WHERE run_id = %s AND task_id = %s AND key = 'return_value'",
             run_id, task_id,
         )
-        return {int(m): json.loads(v) if isinstance(v, str) else v for m, v in rows}
+        return {int(m): v for m, v in rows}  # a JSON column: the driver already decoded it
 
     def try_numbers(self, run_id: str, task_id: str) -> dict[int, int]:
         rows = self.sql("SELECT map_index, try_number FROM task_instance WHERE run_id = %s AND task_id = %s",

@@ -70,8 +70,8 @@ class Stack:
         return dead
 
     def kill(self, name: str) -> None:
-        """SIGKILL the component's whole process group (no clean-up code runs)."""
-        proc = self.procs[name]
+        """SIGKILL the component's whole process group (no clean-up code runs); ``start`` brings it back."""
+        proc = self.procs.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
