@@ -105,8 +105,8 @@ def test_stalled_request_whose_client_left_is_not_applied(sandbox):
 
 
 def test_fault_can_skip_the_first_matching_requests(sandbox):
-    sandbox.admin.fault("error", vendor="whatomate", method="POST", status=500, times=1, skip=2)
-    assert [whm_create(sandbox, f"s{i}").status_code for i in range(4)] == [201, 201, 500, 201]
+    sandbox.admin.fault("error", vendor="waplify", method="POST", status=500, times=1, skip=2)
+    assert [wapl_create(sandbox, f"s{i}").status_code for i in range(4)] == [201, 201, 500, 201]
 
 
 def test_peak_rps_is_the_busiest_one_second_window_per_key(sandbox):
