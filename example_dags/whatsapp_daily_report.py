@@ -85,7 +85,8 @@ with DAG(
     @task
     def campaigns_to_report(params: dict | None = None) -> list[dict]:
         """One kwargs dict per mapped stats task: ``{"conn_id": ..., "campaign_id": ...}``."""
-        chosen = Variable.get(CAMPAIGNS_VARIABLE, default=None, deserialize_json=True)
+        # The default goes by position: Airflow 2.11 calls it `default_var`, Airflow 3 `default`.
+        chosen = Variable.get(CAMPAIGNS_VARIABLE, None, deserialize_json=True)
         chosen = chosen or (params or {}).get("campaigns") or DEFAULT_CAMPAIGNS
         return [{"conn_id": str(c["conn_id"]), "campaign_id": str(c["campaign_id"])} for c in chosen]
 

@@ -156,7 +156,7 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
         from airflow_provider_whatsapp_campaigns.version_compat import Variable
 
         key = IDEMPOTENCY_VARIABLE.format(marker=marker)
-        known = Variable.get(key, default=None)
+        known = Variable.get(key, None)  # positional: 2.11 names it default_var, 3.x default
         if known:
             self.log.info("campaign %s was created by an earlier try of this task; reusing it", known)
             return CreatedCampaign(str(known), adopted=True)

@@ -63,7 +63,12 @@ _XCOM_READER = textwrap.dedent(
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.taskinstancehistory import TaskInstanceHistory
-    from airflow.models.xcom import XComModel
+    try:
+        from airflow.models.xcom import XComModel
+        value_of = XComModel.deserialize_value
+    except ImportError:  # Airflow 2.11: the ORM class deserializes on load
+        from airflow.models.xcom import XCom as XComModel
+        value_of = lambda row: row.value
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -77,7 +82,7 @@ _XCOM_READER = textwrap.dedent(
         rows = session.scalars(select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run.run_id))
         for row in rows:
             slot = out["xcom"].setdefault(row.task_id, {}).setdefault(row.key, {})
-            slot[str(row.map_index)] = XComModel.deserialize_value(row)
+            slot[str(row.map_index)] = value_of(row)
         for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id,
                                                              TaskInstance.run_id == run.run_id)):
             out["tasks"][f"{ti.task_id}[{ti.map_index}]"] = {"state": str(ti.state), "try_number": ti.try_number,
