@@ -76,9 +76,9 @@ lock:
 compat-2.11:
 	bash scripts/compat_airflow2.sh
 
-# Build sdist + wheel once, check them, install the wheel into clean Airflow 3.x and 2.11 venvs
-# (.cache/dist-check/) and run every example DAG there; then into a venv of the lowest declared
-# dependency versions. DIST_LINES=airflow3 for one environment only.
+# Build sdist + wheel once, check them, install the wheel into a clean Airflow 3.x venv (.cache/dist-check/)
+# and run every example DAG there, run compat-2.11 on the wheel, then install it with the lowest declared
+# dependency versions. DIST_LINES=airflow3 (or airflow2, lowest) for one environment only.
 DIST_LINES ?= airflow3 airflow2 lowest
 dist-check: $(STAMP)
 	BIN=$(BIN) DIST_LINES="$(DIST_LINES)" bash scripts/dist_check.sh

@@ -3,7 +3,9 @@
 # clean Airflow 3.x and 2.11 venvs and run every example DAG there against the bundled sandbox.
 #   BIN         venv with build + twine (the dev extra; default .venv/bin)
 #   DIST_LINES  which environments (default "airflow3 airflow2 lowest"):
-#               airflow3, airflow2: the wheel's dependencies pinned by requirements/<line>.txt; runs the example DAGs
+#               airflow3: the wheel's dependencies pinned by requirements/airflow3.txt; runs the example DAGs
+#               airflow2: scripts/compat_airflow2.sh with WHEEL= (make compat-2.11: its own venv, the example
+#                         DAGs under the integration tests' checks on Airflow 2.11)
 #               lowest: the lowest version of every dependency the wheel declares (uv --resolution lowest-direct);
 #                       runs scripts/compat_check.py (every module imports, forms, hooks against the sandbox)
 # The venvs are cached under .cache/dist-check/<line> and rebuilt when the lock file or pyproject changes;
@@ -28,6 +30,11 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 for line in $LINES; do
+  if [ "$line" = airflow2 ]; then
+    step "airflow2: scripts/compat_airflow2.sh on $(basename "$WHEEL")"
+    WHEEL=$WHEEL bash scripts/compat_airflow2.sh
+    continue
+  fi
   lock=requirements/$line.txt
   [ "$line" = lowest ] && lock=pyproject.toml
   venv=$CACHE/$line
