@@ -32,6 +32,7 @@ FINISH_ALL = RECIPIENTS / SEND_RATE + 60
 OUTAGE_SECONDS = 10
 #: how long the sandbox stalls the request a worker is killed in (longer than the kill takes)
 STALL_MS = 40_000
+FALLBACK_WARNING = "Redis for the shared rate limit is unreachable"
 
 
 def seed_whatomate(sandbox: Any, count: int, prefix: str) -> list[str]:
@@ -204,17 +205,49 @@ def test_worker_killed_during_create_import_and_during_export(system: System, fr
     assert all(name.endswith(".partial") for name in leftovers), leftovers
 
 
-def test_metadata_db_restart_during_waits(system: System, fresh_sandbox: Any) -> None:
-    """PostgreSQL goes down (fast shutdown) while waits are deferred, and comes back: the waits resume.
+def limiter_messages(system: System, text: str) -> int:
+    """How often ``text`` was logged by the triggerers (component logs and per-trigger logs)."""
+    files = [*system.stack.logs.glob("triggerer-*.log"), *(system.home / "logs").rglob("*.log.trigger.*.log")]
+    return sum(path.read_text(encoding="utf-8", errors="replace").count(text) for path in files)
 
-    Components that exit on the outage are restarted, as a process supervisor would; the row says which.
+
+def test_redis_then_postgres_outage_during_waits(system: System, fresh_sandbox: Any) -> None:
+    """Redis goes away and comes back, then the metadata DB does, while waits are deferred.
+
+    Redis: the triggers keep polling on a per-process budget (one warning per process), and use
+    the shared budget again once Redis is back; no task fails. PostgreSQL (fast shutdown): the
+    deferred tasks resume. Components that exit on an outage are restarted, as a process
+    supervisor would; the rows say which.
     """
     sandbox = fresh_sandbox
     half = max(2, WAITS // 4)
-    ids = seed_whatomate(sandbox, half, "pg")
+    ids = seed_whatomate(sandbox, half, "outage")
     run_id = system.trigger("system_waits", {"conn_id": "whatomate_scale", "campaign_ids": ids})
     wait_for("every wait to defer", lambda: system.deferred(run_id) == half
              and sum(system.assignments().values()) == half, system.stack, 600, every=2)
+    warned = limiter_messages(system, FALLBACK_WARNING)
+
+    system.redis.stop()
+    polls = stats_requests(sandbox)
+    wait_for("the triggers to poll without Redis", lambda: stats_requests(sandbox) >= polls + 3 * half,
+             system.stack, 300, every=0.5, supervise=True)
+    system.redis.start()
+    import redis
+
+    shared = redis.Redis.from_url(system.redis.url(1))
+    wait_for("the triggers to use the shared budget again",
+             lambda: shared.zcard("whatsapp-campaigns:whatomate_scale") > 0, system.stack, 300, every=0.5,
+             supervise=True)
+    warnings = limiter_messages(system, FALLBACK_WARNING) - warned
+    redis_died = system.stack.dead()
+    states = system.ti_states(run_id, "wait")
+    record(scenario="4 Redis restart", waits=half, **{"429s": sum(sandbox.admin.counters()["rate_limited"].values())},
+           duplicates=0, lost=sum(1 for state in states.values() if state not in ("deferred", "success")),
+           notes=f"{warnings} fallback warning(s) for {len(system.assignments())} triggerer(s); "
+                 f"exited: {', '.join(redis_died) or 'none'}")
+    assert all(state == "deferred" for state in states.values()), states
+    assert warnings == len(system.assignments())  # one per triggerer process that holds waits
+
     system.postgres.stop("fast")
     # An outage of OUTAGE_SECONDS in real time (its length, not the machine's speed, is the scenario).
     time.sleep(OUTAGE_SECONDS)
