@@ -147,7 +147,7 @@ class RequestCore:
         for attempt in Retrying(sleep=self.sleep, **self._retry_args()):
             with attempt:
                 if limiter is not None:
-                    limiter.try_acquire(self.config.conn_id)
+                    limiter.acquire(self.config.conn_id)
                 return self._send_once(call)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -186,7 +186,7 @@ class RequestCore:
         async for attempt in AsyncRetrying(sleep=self.asleep, **self._retry_args()):
             with attempt:
                 if limiter is not None:
-                    await limiter.try_acquire_async(self.config.conn_id)
+                    await limiter.acquire_async(self.config.conn_id)
                 return await self._asend_once(call)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -1,19 +1,32 @@
-"""Client-side rate limits: one limiter per connection per process (or event loop), Redis optional."""
+"""Client-side rate limits: one budget per connection per process (or event loop), shared through Redis.
+
+With ``redis_url`` every process takes its slots from one Redis bucket; while Redis cannot be
+reached each process falls back to its own budget (see :class:`Budget`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
+import time
 import weakref
 from typing import Any
 
-from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket, Limiter, Rate
+from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket, Limiter, Rate, RedisBucket
 
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 
-_sync_limiters: dict[tuple[str, str, float], Limiter] = {}
-_async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], Limiter]] = (
+log = logging.getLogger(__name__)
+
+#: While Redis is unreachable, how often (seconds) a process tries the shared budget again.
+REDIS_RETRY_SECONDS = 5.0
+#: Seconds a Redis call may take: a Redis that hangs must not hold requests much longer than one that refuses.
+REDIS_TIMEOUT_SECONDS = 2.0
+
+_sync_limiters: dict[tuple[str, str, float], Budget] = {}
+_async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], Budget]] = (
     weakref.WeakKeyDictionary()
 )
 _limiter_lock = threading.Lock()
@@ -33,44 +46,145 @@ def _limiter_key(config: ConnectionConfig, rps: float) -> tuple[str, str, float]
     return (config.conn_id, config.base_url, rps)
 
 
-def sync_limiter(config: ConnectionConfig) -> Limiter | None:
-    """One limiter per connection per process (Redis-backed when ``redis_url`` is set)."""
+def sync_limiter(config: ConnectionConfig) -> Budget | None:
+    """One budget per connection per process (Redis-shared when ``redis_url`` is set)."""
     if not config.rate_limit:
         return None
     key = _limiter_key(config, config.rate_limit)
     with _limiter_lock:
         if key not in _sync_limiters:
-            if config.redis_url:
-                import redis
-                from pyrate_limiter import RedisBucket
-
-                bucket: Any = RedisBucket.init(
-                    _rates(config.rate_limit), redis.Redis.from_url(config.redis_url), _bucket_name(config)
-                )
-            else:
-                bucket = InMemoryBucket(_rates(config.rate_limit))
-            _sync_limiters[key] = Limiter(bucket, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
+            _sync_limiters[key] = Budget(config, _limiter(InMemoryBucket(_rates(config.rate_limit))))
         return _sync_limiters[key]
 
 
-async def async_limiter(config: ConnectionConfig) -> Limiter | None:
+async def async_limiter(config: ConnectionConfig) -> Budget | None:
     """Shared by every trigger of the same connection in one triggerer event loop."""
     if not config.rate_limit:
         return None
     per_loop = _async_limiters.setdefault(asyncio.get_running_loop(), {})
     key = _limiter_key(config, config.rate_limit)
     if key not in per_loop:
-        if config.redis_url:
-            from pyrate_limiter import RedisBucket
-            from redis import asyncio as aioredis
-
-            bucket: Any = await RedisBucket.init(
-                _rates(config.rate_limit), aioredis.Redis.from_url(config.redis_url), _bucket_name(config)
-            )
-        else:
-            bucket = BucketAsyncWrapper(InMemoryBucket(_rates(config.rate_limit)))
-        per_loop[key] = Limiter(bucket, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
+        per_loop[key] = Budget(config, _limiter(BucketAsyncWrapper(InMemoryBucket(_rates(config.rate_limit)))))
     return per_loop[key]
+
+
+def _limiter(bucket: Any) -> Limiter:
+    return Limiter(bucket, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
+
+
+def _monotonic() -> float:
+    """Its own name so tests can move time without touching the ``time`` module."""
+    return time.monotonic()
+
+
+def _redis_error() -> type[Exception]:
+    from redis.exceptions import RedisError
+
+    return RedisError
+
+
+class _RedisBucket(RedisBucket):
+    """pyrate-limiter's Redis bucket whose background leak outlives an outage (it tries again next round)."""
+
+    def leak(self, current_timestamp: int | None = None) -> Any:
+        from redis.asyncio import Redis as AsyncRedis
+
+        leak = super().leak
+        if isinstance(self.redis, AsyncRedis):
+
+            async def tolerant() -> int:
+                try:
+                    return int(await leak(current_timestamp))  # type: ignore[misc]
+                except _redis_error():
+                    return 0
+
+            return tolerant()
+        try:
+            return leak(current_timestamp)
+        except _redis_error():
+            return 0
+
+
+class Budget:
+    """A connection's request budget in this process: shared through Redis, or its own while Redis is away.
+
+    When Redis cannot be reached the process falls back to an in-memory budget of the same rate
+    (during an outage each process may spend the full rate; the vendor's 429s are retried), logs
+    ONE warning, tries Redis again every :data:`REDIS_RETRY_SECONDS`, and logs once when it is back.
+    The shared limiter is rebuilt then: a restarted Redis has lost the bucket's Lua script.
+    """
+
+    def __init__(self, config: ConnectionConfig, local: Limiter) -> None:
+        self.config = config
+        self.local = local
+        self.shared: Limiter | None = None
+        self.degraded = False
+        self.retry_at = 0.0
+
+    def _use_shared(self) -> bool:
+        return bool(self.config.redis_url) and (not self.degraded or _monotonic() >= self.retry_at)
+
+    def _redis_args(self) -> tuple[list[Rate], str, dict[str, Any]]:
+        timeouts = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
+        return _rates(self.config.rate_limit or 1), _bucket_name(self.config), timeouts
+
+    def _fell_back(self, exc: Exception) -> None:
+        if self.shared is not None:
+            for bucket in self.shared.buckets():
+                self.shared.dispose(bucket)  # stops its background leak
+            self.shared = None
+        self.retry_at = _monotonic() + REDIS_RETRY_SECONDS
+        if not self.degraded:
+            self.degraded = True
+            log.warning(
+                "connection %r: Redis for the shared rate limit is unreachable (%s); this process keeps its "
+                "own budget of %g requests/s meanwhile and tries Redis again every %g s",
+                self.config.conn_id,
+                type(exc).__name__,
+                self.config.rate_limit,
+                REDIS_RETRY_SECONDS,
+            )
+
+    def _back(self) -> None:
+        if self.degraded:
+            self.degraded = False
+            log.info("connection %r: Redis is back; the shared rate limit applies again", self.config.conn_id)
+
+    def acquire(self, name: str) -> None:
+        """Wait for a slot (blocking)."""
+        if self._use_shared():
+            try:
+                if self.shared is None:
+                    import redis
+
+                    rates, key, timeouts = self._redis_args()
+                    client = redis.Redis.from_url(str(self.config.redis_url), **timeouts)
+                    self.shared = _limiter(_RedisBucket.init(rates, client, key))
+                self.shared.try_acquire(name)
+            except _redis_error() as exc:
+                self._fell_back(exc)
+            else:
+                self._back()
+                return
+        self.local.try_acquire(name)
+
+    async def acquire_async(self, name: str) -> None:
+        """Wait for a slot without blocking the event loop."""
+        if self._use_shared():
+            try:
+                if self.shared is None:
+                    from redis import asyncio as aioredis
+
+                    rates, key, timeouts = self._redis_args()
+                    client = aioredis.Redis.from_url(str(self.config.redis_url), **timeouts)
+                    self.shared = _limiter(await _RedisBucket.init(rates, client, key))
+                await self.shared.try_acquire_async(name)
+            except _redis_error() as exc:
+                self._fell_back(exc)
+            else:
+                self._back()
+                return
+        await self.local.try_acquire_async(name)
 
 
 def _bucket_name(config: ConnectionConfig) -> str:

@@ -347,7 +347,7 @@ def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, sh
     assert first is not second
     started = time.monotonic()
     for limiter in [first, second] * 4:
-        limiter.try_acquire(config.conn_id)
+        limiter.acquire(config.conn_id)
     assert time.monotonic() - started >= 7 / 20, "both workers share one budget through Redis"
     assert shared_redis is not None
 
@@ -366,5 +366,74 @@ async def test_redis_limiter_async(shared_redis):
     limiter = await _http.async_limiter(config)
     started = time.monotonic()
     for _ in range(6):
-        await limiter.try_acquire_async(config.conn_id)
+        await limiter.acquire_async(config.conn_id)
     assert time.monotonic() - started >= 5 / 20
+
+
+def _outage_config(conn_id: str) -> ConnectionConfig:
+    return ConnectionConfig(
+        conn_id=conn_id, conn_type="acme", base_url=BASE, password=SECRET, rate_limit=1000,
+        redis_url="redis://localhost:6379/0",
+    )
+
+
+def test_redis_outage_falls_back_to_a_local_budget_with_one_warning_and_returns(shared_redis, monkeypatch, caplog):
+    """Redis away: requests go on under this process's own budget (one warning); back: shared again."""
+    import fakeredis
+
+    from airflow_provider_whatsapp_campaigns._http import limits
+
+    now = [1000.0]
+    monkeypatch.setattr(limits, "_monotonic", lambda: now[0])
+    config = _outage_config("redis_outage")
+    budget = limits.sync_limiter(config)
+    inspect_redis = fakeredis.FakeRedis(server=shared_redis)
+    key = "whatsapp-campaigns:redis_outage"
+    budget.acquire(config.conn_id)
+    assert inspect_redis.zcard(key) == 1
+
+    shared_redis.connected = False
+    with caplog.at_level(logging.INFO, logger=limits.__name__):
+        for attempt in range(3):
+            now[0] += limits.REDIS_RETRY_SECONDS if attempt else 0  # each retry of Redis fails again, silently
+            budget.acquire(config.conn_id)  # no error: the local budget serves
+        shared_redis.connected = True
+        now[0] += 0.1
+        budget.acquire(config.conn_id)  # Redis is back, but not tried again before the retry time
+        assert inspect_redis.zcard(key) == 1 and budget.degraded
+        now[0] += limits.REDIS_RETRY_SECONDS
+        budget.acquire(config.conn_id)
+        budget.acquire(config.conn_id)
+    assert inspect_redis.zcard(key) == 3
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == limits.__name__]
+    assert [level for level, _ in messages] == ["WARNING", "INFO"], messages
+    assert "unreachable" in messages[0][1] and "redis_outage" in messages[0][1]
+    assert "localhost" not in messages[0][1]  # the URL (it may hold a password) is never logged
+
+
+async def test_redis_outage_async_and_a_restarted_redis_gets_the_script_again(shared_redis, monkeypatch, caplog):
+    import fakeredis
+
+    from airflow_provider_whatsapp_campaigns._http import limits
+
+    now = [1000.0]
+    monkeypatch.setattr(limits, "_monotonic", lambda: now[0])
+    config = _outage_config("redis_outage_async")
+    inspect_redis = fakeredis.FakeRedis(server=shared_redis)
+    key = "whatsapp-campaigns:redis_outage_async"
+    budget = await limits.async_limiter(config)
+    await budget.acquire_async(config.conn_id)
+    shared_redis.connected = False
+    with caplog.at_level(logging.WARNING, logger=limits.__name__):
+        for _ in range(3):
+            await budget.acquire_async(config.conn_id)
+    assert len([r for r in caplog.records if r.name == limits.__name__]) == 1
+    shared_redis.connected = True
+    now[0] += limits.REDIS_RETRY_SECONDS
+    await budget.acquire_async(config.conn_id)
+    assert inspect_redis.zcard(key) == 2 and not budget.degraded
+    inspect_redis.script_flush()  # what a restarted Redis looks like: the bucket's Lua script is gone
+    await budget.acquire_async(config.conn_id)  # served locally, no error
+    now[0] += limits.REDIS_RETRY_SECONDS
+    await budget.acquire_async(config.conn_id)
+    assert inspect_redis.zcard(key) == 3 and not budget.degraded
