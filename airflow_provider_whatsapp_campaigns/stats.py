@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
+
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
@@ -47,8 +49,17 @@ RATE_DEFINITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Larger counts are not real campaigns, and not exact in JSON consumers (2**53 - 1).
+MAX_COUNT = 2**53 - 1
+#: Key in ``details`` naming each field the vendor sent but no one could read.
+UNREADABLE = "unreadable"
+
+
 def to_count(value: Any) -> int | None:
-    """Vendors send counters as ints, floats, numeric strings or null; anything else is unknown."""
+    """Vendors send counters as ints, floats, numeric strings or null; anything else is unknown.
+
+    Negative, non-finite and absurdly large values are unknown too: ``None``, never a made-up number.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -60,9 +71,9 @@ def to_count(value: Any) -> int | None:
         except ValueError:
             return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if 0 <= value <= MAX_COUNT else None
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value) or value < 0:
+        if not math.isfinite(value) or not 0 <= value <= MAX_COUNT:
             return None
         return int(value)
     return None
@@ -80,9 +91,20 @@ def ratio(numerator: int | None, denominator: int | None) -> float | None:
 
 
 def to_iso_utc(value: Any) -> str | None:
-    """ISO-8601 UTC from an ISO string, a datetime or Unix seconds/milliseconds; None if unparseable."""
+    """ISO-8601 UTC from an ISO string, a datetime or Unix seconds/milliseconds.
+
+    ``None`` when unparseable or out of range (``10**20``, NaN, infinity, year 10000 after the
+    UTC shift): the platform's date functions raise three different errors for those.
+    """
     if value is None or value == "" or isinstance(value, bool):
         return None
+    try:
+        return _iso_utc(value)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _iso_utc(value: Any) -> str | None:
     dt: datetime | None = None
     if isinstance(value, datetime):
         dt = value
@@ -95,13 +117,22 @@ def to_iso_utc(value: Any) -> str | None:
             dt = datetime.fromisoformat(text)
         except ValueError:
             if text.isdigit():
-                return to_iso_utc(int(text))
+                return _iso_utc(int(text))
             return None
     if dt is None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    """A vendor's name or status word as text; numbers are written out, anything else is unknown."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    return None
 
 
 def _now_iso() -> str:
@@ -131,14 +162,28 @@ class CampaignStats:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Normalize whatever the mapping produced so every instance obeys the schema.
+        # Normalize whatever the mapping produced so every instance obeys the schema; a value the
+        # vendor sent that cannot be read becomes None and is named in details["unreadable"].
         object.__setattr__(self, "campaign_id", str(self.campaign_id))
         if not isinstance(self.status, CampaignStatus):
             object.__setattr__(self, "status", CampaignStatus(self.status))
-        for name in COUNTERS:
-            object.__setattr__(self, name, to_count(getattr(self, name)))
-        for name in ("started_at", "completed_at"):
-            object.__setattr__(self, name, to_iso_utc(getattr(self, name)))
+        unreadable: dict[str, str] = {}
+        for name, normalize, kind in (
+            *((n, to_count, "a count") for n in COUNTERS),
+            ("started_at", to_iso_utc, "a timestamp"),
+            ("completed_at", to_iso_utc, "a timestamp"),
+            ("name", _text, "text"),
+            ("vendor_status", _text, "text"),
+        ):
+            raw = getattr(self, name)
+            value = normalize(raw)
+            if raw is not None and raw != "" and value is None:
+                unreadable[name] = f"the vendor sent a {type(raw).__name__} that is not {kind} (out of range or malformed)"
+            object.__setattr__(self, name, value)
+        if unreadable:
+            details = dict(self.details)
+            details[UNREADABLE] = {**details.get(UNREADABLE, {}), **unreadable}
+            object.__setattr__(self, "details", details)
 
     @property
     def is_terminal(self) -> bool:
@@ -224,16 +269,24 @@ class StatsMapping:
     fields: Mapping[str, str | tuple[str, ...]]
     details: tuple[str, ...] = ()
 
-    def build(self, payload: Mapping[str, Any], *, campaign_id: Any, **overrides: Any) -> CampaignStats:
+    def build(self, payload: Any, *, campaign_id: Any, **overrides: Any) -> CampaignStats:
+        """Stats from the vendor's campaign object; any other answer is an :class:`UnexpectedResponse`."""
+        if not isinstance(payload, Mapping):
+            raise UnexpectedResponse(
+                f"{self.provider} answered with {describe_kind(payload)} where campaign statistics "
+                "(a JSON object) were expected",
+                vendor=self.provider,
+            )
         values: dict[str, Any] = {}
         for target, paths in self.fields.items():
             values[target] = lookup(payload, paths)
         vendor_status = values.pop("status", None)
         details = {key: payload[key] for key in self.details if payload.get(key) is not None}
+        vendor_id = values.pop("campaign_id", None)
         kwargs: dict[str, Any] = {
             "provider": self.provider,
-            "campaign_id": values.pop("campaign_id", None) or campaign_id,
-            "vendor_status": None if vendor_status is None else str(vendor_status),
+            "campaign_id": vendor_id if _text(vendor_id) else campaign_id,
+            "vendor_status": vendor_status,
             "status": CampaignStatus.from_vendor(vendor_status, self.statuses),
             "details": details,
             **values,
@@ -243,6 +296,17 @@ class StatsMapping:
 
 
 _MISSING = object()
+
+
+def describe_kind(value: Any) -> str:
+    """What a JSON answer is, in words, without quoting any of it (it may echo a credential)."""
+    if value is None or value == "":
+        return "an empty body"
+    if isinstance(value, str):
+        return "text that is not JSON"
+    return {list: "a JSON list", bool: "a JSON boolean", int: "a JSON number", float: "a JSON number"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
 
 
 def lookup(payload: Any, paths: str | tuple[str, ...]) -> Any:

@@ -24,6 +24,8 @@ DEFAULT_SCOPES = ("wa-stats-api",)
 TOKEN_REFRESH_MARGIN = 60.0
 #: ``expires_in`` assumed when the token answer omits it (the documented value).
 DEFAULT_TOKEN_TTL = 3600
+#: A token is never kept longer than this, whatever ``expires_in`` says.
+MAX_TOKEN_TTL = 86_400
 
 
 # --------------------------------------------------------------------------- OAuth token cache
@@ -130,7 +132,8 @@ class InsiderOAuthAuth(MintedAuth):
                 f"Insider's token endpoint answered HTTP {response.status} without an access_token", vendor=VENDOR
             )
         core.add_secret(value)
-        expires_in = to_count(answer.get("expires_in")) or DEFAULT_TOKEN_TTL
+        # Unreadable or absurd lifetimes (``1e400``, a year) fall back to / are capped at sane bounds.
+        expires_in = min(to_count(answer.get("expires_in")) or DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL)
         self._store(value, float(expires_in), started)
         return value
 

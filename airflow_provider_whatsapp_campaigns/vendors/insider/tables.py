@@ -12,9 +12,10 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    UnexpectedResponse,
     ValidationError,
 )
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, StatsMapping, to_count
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, StatsMapping, describe_kind, to_count
 
 VENDOR = "insider"
 
@@ -64,13 +65,17 @@ INSIDER_STATS = StatsMapping(
 
 
 def unwrap(body: Any) -> dict[str, Any]:
-    """The flat statistics dict from either response shape (a non-dict body gives ``{}``).
+    """The flat statistics dict from either response shape; any other answer is an
+    :class:`UnexpectedResponse` (not a row of unknown counters a "settled" wait would poll forever).
 
     ``{"data": {"statistics": {...}}}`` → its ``statistics``; ``read`` there is copied to ``open``
     so the flat names apply to both shapes.
     """
     if not isinstance(body, Mapping):
-        return {}
+        raise UnexpectedResponse(
+            f"Insider answered with {describe_kind(body)} where statistics (a JSON object) were expected",
+            vendor=VENDOR,
+        )
     data = body.get("data")
     if isinstance(data, Mapping) and isinstance(data.get("statistics"), Mapping):
         flat = dict(data["statistics"])

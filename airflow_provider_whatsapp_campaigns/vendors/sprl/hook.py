@@ -10,7 +10,7 @@ from airflow_provider_whatsapp_campaigns._http.flow import Call, Emit, Flow
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.phones import to_e164
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, lookup, to_count
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.sprl.tables import SPRL_ERRORS, SPRL_STATS
 
@@ -97,10 +97,11 @@ class SprlHook(WhatsAppCampaignHook):
             body = self._body(campaign_id, account_id, per_page=int(per_page), page=page, status=status, phone=phone)
             response = yield Call("POST", TRACKING_PATH, json=body)
             data = _data(response.body)
-            contacts = data.get("contacts") or []
+            listed = data.get("contacts")
+            contacts = [c for c in listed if isinstance(c, Mapping)] if isinstance(listed, list) else []
             if not contacts:
                 return
-            first = contacts[0].get("message_id") if isinstance(contacts[0], Mapping) else None
+            first = contacts[0].get("message_id")
             if page > 1 and first is not None and first == previous_first:
                 self.log.warning(
                     "SPRL returned page %d identical to the previous one; stopping (server ignores page)", page
@@ -109,9 +110,9 @@ class SprlHook(WhatsAppCampaignHook):
             previous_first = first
             for contact in contacts:
                 yield Emit(dict(contact))
-            pagination = data.get("pagination") or {}
-            current, last = pagination.get("current_page"), pagination.get("last_page")
-            if current is not None and last is not None and int(current) >= int(last):
+            current, last = lookup(data, "pagination.current_page"), lookup(data, "pagination.last_page")
+            current, last = to_count(current), to_count(last)
+            if current is not None and last is not None and current >= last:
                 return
         self.log.warning("SPRL pagination stopped after %d pages", MAX_PAGES)
 

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAuth
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
-from airflow_provider_whatsapp_campaigns.exceptions import NotFound, ValidationError
+from airflow_provider_whatsapp_campaigns.exceptions import NotFound, UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.phones import normalize_phones
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, lookup
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
 from airflow_provider_whatsapp_campaigns.vendors.waplify.tables import WAPLIFY_ERRORS, WAPLIFY_STATS
@@ -74,12 +74,13 @@ class WaplifyHook(WhatsAppCampaignHook):
         body.update({k: v for k, v in optional.items() if v is not None})
         # No idempotency key and no list API: a create is never resent blindly (idempotent=False).
         response = yield Call("POST", "/api/v1/campaigns/", json=body, idempotent=False)
-        data = response.body if isinstance(response.body, dict) else {}
-        campaign_id = data.get("id") or data.get("campaign_id") or (data.get("data") or {}).get("id")
-        if campaign_id is None:
-            from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
-
-            raise UnexpectedResponse("Waplify created a campaign but returned no id", vendor=self.vendor)
+        campaign_id = lookup(response.body, ("id", "campaign_id", "data.id"))
+        if not isinstance(campaign_id, (str, int)) or isinstance(campaign_id, bool) or str(campaign_id) == "":
+            raise UnexpectedResponse(
+                "Waplify answered the create without a campaign id; check in Waplify whether the campaign exists "
+                "before running the task again",
+                vendor=self.vendor,
+            )
         return CreatedCampaign(str(campaign_id), recipients_added=len(contacts))
 
     def _probe_flow(self) -> Flow[None]:
@@ -88,7 +89,7 @@ class WaplifyHook(WhatsAppCampaignHook):
 
     def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
         response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
-        return self.stats_mapping.build(response.body or {}, campaign_id=campaign_id)
+        return self.stats_mapping.build(response.body, campaign_id=campaign_id)
 
     def _start_flow(self, campaign_id: str) -> Flow[CampaignStats]:
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,9 +27,10 @@ def _items(data: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
     return []
 
 
-def _identity(item: Mapping[str, Any]) -> Any:
+def _identity(item: Mapping[str, Any]) -> str:
+    """A hashable key for de-duplicating pages: the id, else the whole item (ids may be any JSON)."""
     ident = item.get("id")
-    return ident if ident is not None else repr(sorted(item.items(), key=lambda kv: str(kv[0])))
+    return json.dumps(ident if ident is not None else item, sort_keys=True, default=str)
 
 
 def marker_tag(marker: str) -> str:

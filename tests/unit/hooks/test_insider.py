@@ -22,6 +22,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    UnexpectedResponse,
     UnsupportedOperation,
     ValidationError,
     VendorUnavailable,
@@ -192,9 +193,10 @@ def test_wrapped_details_are_empty():
     assert stats_from_payload({"data": {"statistics": {"sent": 1}}}, campaign_id=1).details == {}
 
 
-def test_non_dict_body_gives_unknown_counters():
-    stats = stats_from_payload("oops", campaign_id=3)
-    assert stats.counters() == dict.fromkeys(stats.counters())
+@pytest.mark.parametrize("body", ["oops", [1], None, 7])
+def test_a_non_object_body_is_an_unexpected_response(body):
+    with pytest.raises(UnexpectedResponse, match="JSON object"):
+        stats_from_payload(body, campaign_id=3)
 
 
 @pytest.mark.parametrize(
