@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ class ConnectionConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     rate_limit: float | None = None
-    verify: bool = True
+    verify: bool | str = True  # or the path of a CA bundle
     allow_insecure: bool = False
     redis_url: str | None = field(default=None, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -103,14 +104,24 @@ class ConnectionConfig:
 
         def flag(name: str, default: bool) -> bool:
             value = read_extra(extra, conn_type, name, default)
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("true", "1", "yes", "on"):
-                return True
-            if text in ("false", "0", "no", "off"):
-                return False
-            raise ValidationError(f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}.")
+            parsed = _as_bool(value)
+            if parsed is None:
+                raise ValidationError(f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}.")
+            return parsed
+
+        def trust() -> bool | str:
+            """``verify``: true, false, or the path of a CA bundle (PEM file or a c_rehash directory)."""
+            value = read_extra(extra, conn_type, "verify", True)
+            parsed = _as_bool(value)
+            if parsed is not None:
+                return parsed
+            path = os.path.expanduser(str(value).strip())
+            if not os.path.exists(path):
+                raise ValidationError(
+                    f"Connection {conn_id!r}: extra 'verify' must be true, false or the path of a CA bundle "
+                    f"(PEM file); {path!r} does not exist on this machine."
+                )
+            return path
 
         rate_limit = number("rate_limit", default_rate_limit, float, 0)
         config = cls(
@@ -122,7 +133,7 @@ class ConnectionConfig:
             timeout=number("timeout", DEFAULT_TIMEOUT, float, 0.001),
             max_retries=number("max_retries", DEFAULT_MAX_RETRIES, int, 0),
             rate_limit=rate_limit or None,
-            verify=flag("verify", True),
+            verify=trust(),
             allow_insecure=flag("allow_insecure", False),
             redis_url=read_extra(extra, conn_type, "redis_url"),
             extra=extra,
@@ -144,6 +155,17 @@ class ConnectionConfig:
                 "cross the network unencrypted. Use https://, or set extra allow_insecure=true if this host "
                 "is on a network you trust."
             )
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    return None
 
 
 def build_base_url(conn: Connection, default_host: str | None, conn_id: str) -> str:

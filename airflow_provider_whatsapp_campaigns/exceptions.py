@@ -6,6 +6,7 @@ them; only :class:`RateLimited` and :class:`VendorUnavailable` are transient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
@@ -42,6 +43,18 @@ class WhatsAppCampaignError(AirflowException):
         prefix = f"[{', '.join(str(w) for w in where)}] " if where else ""
         return f"{prefix}{self.message}"
 
+    def scrubbed(self, scrub: Callable[[str], str]) -> WhatsAppCampaignError:
+        """Pass the message and vendor code through ``scrub`` and cap them, in place.
+
+        Flows may quote vendor values (a status word, a name) in a message; the hook runs every
+        error it raises through its core's scrubber so no echoed credential reaches a user.
+        """
+        self.message = cap_text(scrub(self.message), MAX_MESSAGE)
+        if self.vendor_code is not None:
+            self.vendor_code = cap_text(scrub(self.vendor_code), MAX_CODE)
+        self.args = (self._render(),)
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self).__name__, self.to_dict()))
 
@@ -69,6 +82,16 @@ class WhatsAppCampaignError(AirflowException):
             retry_after=data.get("retry_after"),
             may_have_applied=bool(data.get("may_have_applied", False)),
         )
+
+
+#: Longest message and vendor code an error carries (vendor text inside is capped shorter).
+MAX_MESSAGE = 800
+MAX_CODE = 64
+
+
+def cap_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (marked with …)."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _rebuild(name: str, data: dict[str, Any]) -> WhatsAppCampaignError:

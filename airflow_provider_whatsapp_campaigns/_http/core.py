@@ -3,38 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
+import http.client
 import http.cookiejar
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from airflow_provider_whatsapp_campaigns._http.auth import Auth
-from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap
+from airflow_provider_whatsapp_campaigns._http.errors import MAX_RETRY_AFTER, ErrorMap
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, Response, adrive, drive
 from airflow_provider_whatsapp_campaigns._http.limits import async_limiter, sync_limiter
+from airflow_provider_whatsapp_campaigns._http.scrub import Scrubber
 from airflow_provider_whatsapp_campaigns._http.transport import (
     USER_AGENT,
+    UnreadableAnswer,
     aiohttp_params,
+    aread_capped,
+    ca_bundle,
+    certificate_failure,
     decode_body,
+    header_problem,
+    jar_dict,
     lower_headers,
+    read_capped,
+    redirect_target,
     shared_session,
+    ssl_context,
 )
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
-from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError, RateLimited, VendorUnavailable
+from airflow_provider_whatsapp_campaigns.exceptions import (
+    AuthenticationError,
+    RateLimited,
+    UnexpectedResponse,
+    ValidationError,
+    VendorUnavailable,
+    WhatsAppCampaignError,
+)
 from airflow_provider_whatsapp_campaigns.phones import mask_phones_in_text
 from airflow_provider_whatsapp_campaigns.version_compat import mask_secret
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.http")
-
-MAX_RETRY_AFTER = 300.0
-
 
 class RequestCore:
     """Sends calls for one connection: the only place that touches the network."""
@@ -44,9 +63,9 @@ class RequestCore:
         self.auth = auth
         self.errors = errors
         self.vendor = errors.vendor
-        self._secrets = [s for s in [config.password, *auth.secrets()] if s]
-        for secret in self._secrets:
-            mask_secret(secret)
+        self._scrubber = Scrubber()
+        for secret in (config.password, *auth.secrets()):
+            self.add_secret(secret)
         self._session: requests.Session | None = None
         # Swappable for tests (tenacity's wait/sleep); production uses the defaults.
         self.backoff: Callable[[RetryCallState], float] = wait_exponential_jitter(initial=1, max=60, jitter=1)
@@ -55,15 +74,37 @@ class RequestCore:
 
     # ---- masking
     def add_secret(self, secret: str | None) -> None:
-        """Register a minted token so it never reaches a log line or an error message."""
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
+        """Register a credential or minted token: none of its forms may reach an error, XCom or our logs.
+
+        Airflow's secret masker learns the literal (each mask recompiles its pattern and, in a task,
+        is a message to the supervisor: the encoded forms are this core's job).
+        """
+        if self._scrubber.add(secret):
             mask_secret(secret)
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return mask_phones_in_text(text)
+        """Text for a message or a log line: every form of every secret and every phone number masked."""
+        return mask_phones_in_text(self._scrubber(text))
+
+    def scrub_result(self, value: Any) -> Any:
+        """A verb's result with every form of every secret removed from its strings.
+
+        Phone numbers stay (contact exports need them); vendor text such as a campaign name or a
+        status word that echoes a credential does not reach XCom.
+        """
+        if isinstance(value, enum.Enum):
+            return value
+        if isinstance(value, str):
+            return self._scrubber(value)
+        if isinstance(value, Mapping):
+            return {self.scrub_result(k): self.scrub_result(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            items = [self.scrub_result(v) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {f.name: self.scrub_result(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+            return dataclasses.replace(value, **changes)
+        return value
 
     # ---- public entry points
     def request(self, call: Call) -> Response:
@@ -153,32 +194,47 @@ class RequestCore:
 
     def _send_once(self, call: Call) -> Response:
         started = time.monotonic()
+        url, headers = self.url(call), self._headers(call)
         try:
-            raw = self.session.request(
+            with self.session.request(
                 call.method,
-                self.url(call),
+                url,
                 json=call.json,
                 data=call.data,
                 params=call.params,
-                headers=dict(call.headers or {}),
+                headers=headers,
                 timeout=self.config.timeout,
-                verify=self.config.verify,
-            )
+                verify=self._verify(url),
+                allow_redirects=False,
+                stream=True,
+            ) as raw:
+                content = read_capped(raw.headers.get("content-length"), raw.iter_content(64 * 1024))
+                status, raw_headers, cookies = raw.status_code, lower_headers(raw.headers), jar_dict(raw.cookies)
+        except UnreadableAnswer as exc:
+            raise self._unreadable(exc) from None
+        except requests.exceptions.SSLError as exc:
+            raise self._tls_error(call, exc) from None
         except requests.exceptions.ConnectTimeout as exc:
             raise self._transport_error(call, exc, sent=False) from None
         except requests.exceptions.ConnectionError as exc:
             # urllib3 reports a refused connection as NewConnectionError: nothing reached the server.
             sent = "NewConnectionError" not in repr(exc) and "Connection refused" not in str(exc)
             raise self._transport_error(call, exc, sent=sent) from None
-        except requests.exceptions.Timeout as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidHeader,
+            requests.exceptions.InvalidJSONError,
+        ) as exc:
+            raise self._request_error(exc) from None
+        except (requests.exceptions.RequestException, http.client.HTTPException, urllib3.exceptions.HTTPError,
+                OSError) as exc:
+            # The answer broke mid-way (bad chunking or content encoding, a reset, a timeout reading).
             raise self._transport_error(call, exc, sent=True) from None
-        response = Response(
-            raw.status_code,
-            decode_body(raw.content, raw.headers.get("content-type")),
-            lower_headers(raw.headers),
-            dict(raw.cookies),
-        )
-        return self._finish(call, response, started)
+        except ValueError as exc:  # URL or header building the checks above did not foresee
+            raise self._request_error(exc) from None
+        return self._finish(call, url, Response(status, self._decode(content, status), raw_headers, cookies), started)
 
     # ---- async transport
     async def _asend(self, call: Call) -> Response:
@@ -192,34 +248,73 @@ class RequestCore:
 
     async def _asend_once(self, call: Call) -> Response:
         started = time.monotonic()
+        url, headers = self.url(call), self._headers(call)
+        verify = self._verify(url)
         async with shared_session(self.config.conn_id) as session:
             try:
                 async with session.request(
                     call.method,
-                    self.url(call),
+                    url,
                     json=call.json,
                     data=call.data,
                     params=aiohttp_params(call.params),
-                    headers=dict(call.headers or {}),
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-                    ssl=bool(self.config.verify),
+                    ssl=ssl_context(verify) if isinstance(verify, str) else False,
+                    allow_redirects=False,
                 ) as raw:
-                    content = await raw.read()
+                    content = await aread_capped(raw)
+                    status, raw_headers = raw.status, lower_headers(raw.headers)
                     cookies = {name: morsel.value for name, morsel in raw.cookies.items()}
-                    response = Response(
-                        raw.status,
-                        decode_body(content, raw.headers.get("content-type")),
-                        lower_headers(raw.headers),
-                        cookies,
-                    )
+            except UnreadableAnswer as exc:
+                raise self._unreadable(exc) from None
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise self._tls_error(call, exc) from None
             except aiohttp.ClientConnectorError as exc:
                 raise self._transport_error(call, exc, sent=False) from None
-            except (TimeoutError, aiohttp.ClientError) as exc:
+            except aiohttp.InvalidURL as exc:
+                raise self._request_error(exc) from None
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise self._transport_error(call, exc, sent=True) from None
-        return self._finish(call, response, started)
+            except ValueError as exc:  # URL or header building the checks above did not foresee
+                raise self._request_error(exc) from None
+        return self._finish(call, url, Response(status, self._decode(content, status), raw_headers, cookies), started)
+
+    # ---- what both transports send and trust
+    def _headers(self, call: Call) -> dict[str, str]:
+        headers = dict(call.headers or {})
+        name = header_problem(headers)
+        if name is not None:
+            raise ValidationError(
+                f"the {name} header would carry a line break, a NUL or a non-Latin-1 character, which HTTP "
+                "cannot send; check the connection's credentials (or the token the vendor issued)",
+                vendor=self.vendor,
+            )
+        return headers
+
+    def _verify(self, url: str) -> str | bool:
+        """The CA bundle to trust for ``url`` (False: no verification); loaded once, checked before use."""
+        bundle = ca_bundle(self.config.verify)
+        if bundle is None or not url.startswith("https://"):
+            return False
+        try:
+            ssl_context(bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(
+                f"Connection {self.config.conn_id!r}: the CA bundle {bundle!r} could not be loaded "
+                f"({type(exc).__name__}); set extra verify to the path of a PEM CA bundle, or true",
+                vendor=self.vendor,
+            ) from None
+        return bundle
 
     # ---- shared by both transports
-    def _finish(self, call: Call, response: Response, started: float) -> Response:
+    def _decode(self, content: bytes, status: int) -> Any:
+        try:
+            return decode_body(content)
+        except UnreadableAnswer as exc:
+            raise self._unreadable(exc, status) from None
+
+    def _finish(self, call: Call, url: str, response: Response, started: float) -> Response:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s %s -> %d in %.0f ms",
@@ -229,12 +324,47 @@ class RequestCore:
                 response.status,
                 (time.monotonic() - started) * 1000,
             )
+        if 300 <= response.status < 400:
+            target = redirect_target(url, response.headers.get("location"))
+            raise UnexpectedResponse(
+                self.scrub(
+                    f"the vendor answered HTTP {response.status}, redirecting to {target}; redirects are never "
+                    "followed, so no credential goes to another address. If the service moved, set the "
+                    "connection's host to its new URL"
+                ),
+                vendor=self.vendor,
+                http_status=response.status,
+            )
         error = self.errors.exception_for(response, self.scrub)
         if error is None:
             return response
         if isinstance(error, VendorUnavailable) and not call.idempotent:
             error.may_have_applied = True
         raise error
+
+    def _unreadable(self, exc: UnreadableAnswer, status: int | None = None) -> UnexpectedResponse:
+        return UnexpectedResponse(f"{exc}; the vendor's answer cannot be used", vendor=self.vendor, http_status=status)
+
+    def _request_error(self, exc: BaseException) -> ValidationError:
+        return ValidationError(
+            f"the request could not be built ({type(exc).__name__}); check the connection's host and the "
+            "campaign id",
+            vendor=self.vendor,
+        )
+
+    def _tls_error(self, call: Call, exc: BaseException) -> WhatsAppCampaignError:
+        """A certificate that fails verification is permanent (retrying changes nothing); other TLS
+        failures (handshake resets) are transient."""
+        failure = certificate_failure(exc)
+        if failure is None:
+            return self._transport_error(call, exc, sent=False)
+        reason = failure.verify_message or failure.reason or "unknown reason"
+        return ValidationError(
+            f"the TLS certificate of {self.config.host} failed verification ({reason}). If the server uses a "
+            "private or self-signed CA, set the connection's extra verify to the path of that CA bundle (PEM "
+            "file); otherwise the server's certificate must be fixed",
+            vendor=self.vendor,
+        )
 
     def _transport_error(self, call: Call, exc: BaseException, *, sent: bool) -> VendorUnavailable:
         reason = type(exc).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.flow import Response
 from airflow_provider_whatsapp_campaigns.exceptions import (
+    MAX_CODE,
     AuthenticationError,
     InvalidState,
     NotFound,
@@ -20,9 +22,13 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     ValidationError,
     VendorUnavailable,
     WhatsAppCampaignError,
+    cap_text,
 )
 
+#: Vendor text kept in a message (scrubbed first; the code is capped by the error itself).
 MAX_MESSAGE = 300
+#: The longest wait a ``Retry-After`` may ask for.
+MAX_RETRY_AFTER = 300.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class ErrorMap:
         if response.status < 400 and not self.body_is_error(response.status, response.body):
             return None
         code, message = self.extract(response.body)
-        code = None if code is None or code == "" else str(code)
+        code = None if code is None or code == "" else _describe(code)
         rule = (self.codes.get(code) if code is not None else None) or self.statuses.get(response.status)
         if rule is not None:
             error_cls, hint = rule.error, rule.hint
@@ -75,20 +81,19 @@ class ErrorMap:
             error_cls, hint = VendorUnavailable, "The vendor's server failed; retried with backoff"
         else:
             error_cls, hint = STATUS_ERRORS.get(response.status, UnexpectedResponse), ""
-        text = _describe(message) or f"HTTP {response.status}"
-        text = scrub(text)
-        if len(text) > MAX_MESSAGE:
-            text = text[:MAX_MESSAGE] + "…"
+        # Everything taken from the body is scrubbed before it is cut, so no partial secret survives.
+        text = cap_text(scrub(_describe(message) or f"HTTP {response.status}"), MAX_MESSAGE)
         return error_cls(
             f"{text}. {hint}".strip() if hint else text,
             vendor=self.vendor,
             http_status=response.status,
-            vendor_code=code,
+            vendor_code=None if code is None else cap_text(scrub(code), MAX_CODE),
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
 
 
 def _describe(message: Any) -> str:
+    """Vendor text as one line; nested values are written as JSON (one escaping scheme to scrub)."""
     if message is None:
         return ""
     if isinstance(message, str):
@@ -97,20 +102,22 @@ def _describe(message: Any) -> str:
         parts = []
         for key, value in message.items():
             values = value if isinstance(value, list) else [value]
-            parts.append(f"{key}: {'; '.join(str(v) for v in values)}")
+            parts.append(f"{key}: {'; '.join(_describe(v) for v in values)}")
         return ", ".join(parts)
-    return json.dumps(message, default=str)[:MAX_MESSAGE]
+    return json.dumps(message, default=str, ensure_ascii=False)
 
 
 def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date), within ``[0, MAX_RETRY_AFTER]``."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)

@@ -142,14 +142,29 @@ class WhatsAppCampaignHook(BaseHook):
         if "core" in self.__dict__:
             self.core.close()
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every form of this connection's secrets and every phone number masked."""
+        core = self.__dict__.get("core")
+        return text if core is None else core.scrub(text)
+
     # ------------------------------------------------------------------ running flows
 
     def _run(self, flow: Flow[Any]) -> Any:
-        return drive(flow, self.core.request)
+        """Run a flow; its result and any error it raises leave here scrubbed of every secret form."""
+        core = self.core
+        try:
+            return core.scrub_result(drive(flow, core.request))
+        except WhatsAppCampaignError as exc:
+            exc.scrubbed(core.scrub)
+            raise
 
     async def _arun(self, flow: Flow[Any]) -> Any:
         core = await self.acore()
-        return await adrive(flow, core.arequest)
+        try:
+            return core.scrub_result(await adrive(flow, core.arequest))
+        except WhatsAppCampaignError as exc:
+            exc.scrubbed(core.scrub)
+            raise
 
     def require_supported(self, verb: str) -> None:
         """Raise before any request when the vendor's API has no such verb."""
@@ -204,13 +219,23 @@ class WhatsAppCampaignHook(BaseHook):
     def iter_contacts(self, campaign_id: str, **options: Any) -> Iterator[dict[str, Any]]:
         """Per-recipient rows, page by page (bounded memory)."""
         self.require_supported("contacts")
-        yield from drive_iter(self._contacts_flow(str(campaign_id), **options), self.core.request)
+        core = self.core
+        try:
+            for row in drive_iter(self._contacts_flow(str(campaign_id), **options), core.request):
+                yield core.scrub_result(row)
+        except WhatsAppCampaignError as exc:
+            exc.scrubbed(core.scrub)
+            raise
 
     async def aiter_contacts(self, campaign_id: str, **options: Any) -> AsyncIterator[dict[str, Any]]:
         self.require_supported("contacts")
         core = await self.acore()
-        async for row in adrive_iter(self._contacts_flow(str(campaign_id), **options), core.arequest):
-            yield row
+        try:
+            async for row in adrive_iter(self._contacts_flow(str(campaign_id), **options), core.arequest):
+                yield core.scrub_result(row)
+        except WhatsAppCampaignError as exc:
+            exc.scrubbed(core.scrub)
+            raise
 
     def contact_row(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """One recipient in the export columns (vendor field names through ``contact_fields``)."""
