@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from airflow_provider_whatsapp_campaigns._http.transport import UnreadableAnswer, load_json
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, to_e164
 from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
@@ -43,7 +43,9 @@ def _rows_from_file(source: Any) -> Iterator[Mapping[str, Any]]:
             for line_no, line in enumerate(handle, start=1):
                 if line.strip():
                     try:
-                        yield json.loads(line)
+                        yield load_json(line)
+                    except UnreadableAnswer as exc:
+                        raise ValidationError(f"{source}: line {line_no} is refused: {exc}") from None
                     except ValueError:
                         raise ValidationError(f"{source}: line {line_no} is not valid JSON") from None
         else:
@@ -69,11 +71,13 @@ def _row_to_recipient(row: Any) -> tuple[str, str | None, dict[str, str]]:
 def _parse_rendered_list(text: str) -> list[Any]:
     """A templated list renders as text unless the DAG sets render_template_as_native_obj."""
     try:
-        value = json.loads(text)
+        value = load_json(text)
+    except UnreadableAnswer as exc:
+        raise ValidationError(f"recipients are refused: {exc}") from None
     except ValueError:
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
             raise ValidationError("recipients look like a list but could not be parsed") from None
     if not isinstance(value, list):
         raise ValidationError("recipients must be a list, a CSV path or a JSON-lines path")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,14 +127,31 @@ class WhatsAppCampaignTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_whatsapp_campaigns.vendors.registry import aget_hook
 
+        hook = None
         try:
             hook = await aget_hook(self.conn_id)
             async with hook.async_session():
                 event = await self._wait(hook)
         except WhatsAppCampaignError as exc:
             event = error_event(self.campaign_id, exc)
+        except Exception as exc:  # a triggerer must never crash: the task fails with a typed error instead
+            event = error_event(self.campaign_id, self._unexpected(exc, hook))
         # Yielded outside the session block: the triggerer may close this generator right after.
         yield TriggerEvent(event)
+
+    def _unexpected(self, exc: Exception, hook: Any) -> WhatsAppCampaignError:
+        """Log the scrubbed traceback and describe the failure as a typed error for the task."""
+        scrub = hook.scrub if hook is not None else str
+        self.log.error(
+            "waiting for campaign %s failed unexpectedly:\n%s",
+            self.campaign_id,
+            scrub("".join(traceback.format_exception(exc))),
+        )
+        return WhatsAppCampaignError(
+            scrub(f"waiting for the campaign failed unexpectedly ({type(exc).__name__}: {exc}); "
+                  "the triggerer log has the traceback"),
+            vendor=getattr(hook, "vendor", None),
+        ).scrubbed(scrub)
 
     async def _wait(self, hook: Any) -> dict[str, Any]:
         """Poll until a verdict; return the event payload."""
