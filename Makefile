@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 
-.PHONY: demo demo-ui test test-ui test-system lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check dist-check docs
+.PHONY: demo demo-ui test test-ui test-system fuzz lint typecheck unit venv lock compat-2.11 clean bench bench-quick release-check dist-check docs
 
 $(STAMP): pyproject.toml $(LOCK)
 	@echo ">>> preparing $(VENV) (Airflow 3 lock: $(LOCK))"
@@ -47,6 +47,13 @@ unit: $(STAMP)
 test: lint typecheck $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest tests -m "not system" -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
+
+# Property-based fuzz of vendor answers (hypothesis): every connection type, sync and async, and the trigger.
+# `make test` runs 2,600 derandomized examples of it; this runs FUZZ_EXAMPLES with a random seed.
+FUZZ_EXAMPLES ?= 52000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/unit/test_fuzz_answers.py -q \
+		-p no:randomly -p no:cacheprovider --timeout 0 --hypothesis-show-statistics
 
 # Only the browser tests of the connection forms (Debian chromium, installed by scripts/ensure_chromium.sh).
 test-ui: $(STAMP)
