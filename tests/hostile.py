@@ -78,7 +78,6 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        self.server.connections += 1
         while True:
             try:
                 received = self._read()
@@ -131,12 +130,14 @@ class _Server(socketserver.ThreadingTCPServer):
 
     def get_request(self) -> tuple[socket.socket, object]:
         sock, addr = super().get_request()
+        # Counted before the TLS handshake: a client can only reject the certificate after this.
+        with self.lock:
+            self.connections += 1
         if self.tls is not None:
             sock.settimeout(5)
             try:
                 sock = self.tls.wrap_socket(sock, server_side=True)
             except OSError:  # a client that rejects the certificate; socketserver ignores OSError
-                self.connections += 1
                 sock.close()
                 raise
             sock.settimeout(30)
@@ -169,7 +170,8 @@ class HostileServer:
     @property
     def connections(self) -> int:
         """TCP connections accepted (a refused TLS handshake counts too)."""
-        return self._server.connections
+        with self._server.lock:
+            return self._server.connections
 
     def answer(self, responder: Responder | Reply) -> None:
         self._server.responder = responder if callable(responder) else (lambda r: responder)
