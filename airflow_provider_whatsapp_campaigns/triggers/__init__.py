@@ -1,0 +1,15 @@
+"""Triggers: :class:`WhatsAppCampaignTrigger` (the deferred wait), imported on first use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_whatsapp_campaigns._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
+
+__all__ = ["WhatsAppCampaignTrigger"]
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"WhatsAppCampaignTrigger": "airflow_provider_whatsapp_campaigns.triggers.campaign"}
+)
