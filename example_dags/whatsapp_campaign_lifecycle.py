@@ -91,7 +91,7 @@ with DAG(
     create = WhatsAppCreateCampaignOperator(
         task_id="create_campaign",
         name="Spring sale " + RUN_DAY,  # templated; a retry adopts the campaign it already made
-        template="cda641f3-56e0-4b00-ab22-71ba410c0898",  # Whatomate wants the template's UUID (GET /api/templates)
+        template="spring_sale_v2",  # the template's name (or its UUID); resolved on the account
         recipients=RECIPIENTS_FILE,  # or a list: ["+4479460...", {"phone": ..., "name": ...}]
         template_params={"1": "SPRING25"},
         # account="my-whatsapp-account",  # defaults to the connection extra `whatsapp_account`

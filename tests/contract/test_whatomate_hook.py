@@ -1,6 +1,9 @@
-"""WhatomateHook against the sandbox: both auth schemes, sync and async, newer and legacy servers."""
+"""WhatomateHook against the sandbox: both auth schemes, sync and async, the 387cae4 build (the
+sandbox's default) and the newer paginated one."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 
@@ -29,7 +32,7 @@ def phones(n: int, start: int = 0) -> list[str]:
 
 def spec(name: str = "Spring sale", n: int = 3, **kw) -> CampaignSpec:
     return CampaignSpec(
-        name=name, template=WELCOME, recipients=[Recipient(p, f"R{i}") for i, p in enumerate(phones(n))], **kw
+        name=name, template="welcome_v2", recipients=[Recipient(p, f"R{i}") for i, p in enumerate(phones(n))], **kw
     )
 
 
@@ -82,12 +85,14 @@ def test_create_with_default_account_and_import(hook, sandbox):
 
 
 def test_create_with_explicit_account_by_name(make_hook, sandbox):
-    sandbox.admin.seed_whatomate(accounts=["second-account"])
+    [theirs] = sandbox.admin.seed("whatomate", accounts=["second-account"],
+                                  templates=[{"name": "welcome_v2", "whatsapp_account": "second-account"}])["template_ids"]
     hook = make_hook()
     cid = hook.create_campaign(spec(account="second-account", n=1)).campaign_id
-    assert state(sandbox, cid)["whatsapp_account"] == "second-account"
-    with pytest.raises(ValidationError, match="WhatsApp account not found"):
+    assert state(sandbox, cid)["whatsapp_account"] == "second-account" and state(sandbox, cid)["template_id"] == theirs
+    with pytest.raises(ValidationError, match="account 'no-such-account' has no template 'welcome_v2'"):
         hook.create_campaign(spec(account="no-such-account"))
+    assert requests_to(sandbox, CREATE) == 1
 
 
 def test_idempotent_create_adopts_on_second_call(hook, sandbox):
@@ -123,25 +128,25 @@ def test_adopt_resumes_an_import_stopped_between_batches(make_hook, sandbox):
     hook = make_hook()
     s = CampaignSpec(name="big", template=WELCOME, recipients=[Recipient(p) for p in phones(5)], options={"batch_size": 2})
     # An earlier try created the campaign and imported one full batch, then died.
-    cid = hook.create_campaign(CampaignSpec(name="big", template=WELCOME), marker="af-resume").campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="big", template="welcome_v2"), marker="af-resume").campaign_id
     hook.import_recipients(cid, phones(2))
     again = hook.create_campaign(s, marker="af-resume")
     assert again.adopted and again.campaign_id == cid and again.recipients_added == 5
     assert [r["phone"] for r in hook.list_recipients(cid)] == phones(5)  # the rest, in order, once
     assert sandbox.admin.counters()["creates"]["whatomate"] == {"big [af-resume]": 1}
     # A count that is not a whole number of batches cannot be resumed safely.
-    odd = hook.create_campaign(CampaignSpec(name="odd", template=WELCOME), marker="af-odd").campaign_id
+    odd = hook.create_campaign(CampaignSpec(name="odd", template="welcome_v2"), marker="af-odd").campaign_id
     hook.import_recipients(odd, phones(3))
     with pytest.raises(InvalidState, match="holds 3 recipients but 5"):
         hook.create_campaign(
-            CampaignSpec(name="odd", template=WELCOME, recipients=s.recipients, options={"batch_size": 2}), marker="af-odd"
+            CampaignSpec(name="odd", template="welcome_v2", recipients=s.recipients, options={"batch_size": 2}), marker="af-odd"
         )
     assert state(sandbox, odd)["imported_count"] == 3
 
 
 def test_import_in_batches_and_lost_batch_not_duplicated(make_hook, sandbox):
     hook = make_hook()
-    cid = hook.create_campaign(CampaignSpec(name="b", template=WELCOME)).campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="b", template="welcome_v2")).campaign_id
     sandbox.admin.fault("lost", vendor="whatomate", method="POST", path=r"/recipients/import$", times=1)
     result = hook.import_recipients(cid, [*phones(2500), "nope"])
     assert result["added_count"] == 2500 and result["total_recipients"] == 2500 and result["batches"] == 3
@@ -165,7 +170,7 @@ async def test_async_create_import_and_list(hook, sandbox):
 
 def test_update_and_delete(make_hook, sandbox):
     hook = make_hook()
-    cid = hook.create_campaign(CampaignSpec(name="old", template=WELCOME)).campaign_id
+    cid = hook.create_campaign(CampaignSpec(name="old", template="welcome_v2")).campaign_id
     assert hook.update_campaign(cid, name="new")["name"] == "new"
     sandbox.admin.fault("lost", vendor="whatomate", method="DELETE", times=1)
     hook.delete_campaign(cid)  # lost answer, judged by the 404 after
@@ -238,6 +243,7 @@ async def test_async_transitions(hook, sandbox):
 
 
 def test_full_run_to_completed(make_hook, sandbox):
+    sandbox.admin.configure(speed=0)
     sandbox.admin.configure("whatomate", build="paginated")
     sandbox.admin.configure("whatomate", failure_ratio=0.1)
     hook = make_hook()
@@ -329,10 +335,10 @@ def test_wrong_password(make_hook):
     assert not ok and "Authentication failed" in message
 
 
-# --------------------------------------------------------------------------- legacy server
+# --------------------------------------------------------------------------- server builds
 
 
-def test_legacy_server(hook, sandbox):
+def test_387cae4_server(hook, sandbox):
     sandbox.admin.configure("whatomate", build="387cae4")
     sandbox.admin.seed_whatomate(campaigns=[{"name": f"old {i}"} for i in range(150)])
     assert len(hook.list_campaigns()) == 150
@@ -394,3 +400,170 @@ def test_test_connection(make_hook, sandbox_conns):
     unreachable = make_hook(conn_id="whm_down", host="http://127.0.0.1:9", extra={"max_retries": 0})
     ok, message = unreachable.test_connection()
     assert not ok and "Could not reach" in message
+
+
+# --------------------------------------------------------------------------- issue 14: a real 387cae4 server
+
+
+def before_post(monkeypatch, hook, suffix: str, action) -> None:
+    """Another actor acts right before the hook's first POST to ``…suffix`` (after its state read)."""
+    real, fired = hook.core.request, []
+
+    def request(call):
+        if call.method == "POST" and call.path.endswith(suffix) and not fired:
+            fired.append(call)
+            action()
+        return real(call)
+
+    monkeypatch.setattr(hook.core, "request", request)
+
+
+def test_template_by_name_uuid_and_language_listed_once_per_hook(make_hook, sandbox):
+    [fr] = sandbox.admin.seed("whatomate", templates=[{"name": "spring_sale_v2", "language": "fr"}])["template_ids"]
+    hook = make_hook()
+    by_name = hook.create_campaign(spec("a", n=1)).campaign_id
+    by_uuid = hook.create_campaign(CampaignSpec(name="b", template=WELCOME.upper())).campaign_id
+    by_language = hook.create_campaign(
+        CampaignSpec(name="c", template="spring_sale_v2", options={"template_language": "FR"})).campaign_id
+    assert [state(sandbox, c)["template_id"] for c in (by_name, by_uuid, by_language)] == [WELCOME, WELCOME, fr]
+    assert requests_to(sandbox, "GET /whatomate/api/templates") == 1  # cached per hook and account
+    assert make_hook(conn_id="whm_other").create_campaign(spec("d", n=1))
+    assert requests_to(sandbox, "GET /whatomate/api/templates") == 2  # a new hook lists again
+
+
+@pytest.mark.parametrize(("template", "options", "message"), [
+    ("welcom_v2", {}, r"has no template 'welcom_v2'\. Close matches: welcome_v2\. "
+                      r"Approved templates: spring_sale_v2 \(en\), spring_sale_v2 \(fr\), welcome_v2 \(en\)$"),
+    ("spring_sale_v2", {}, r"several languages .* spring_sale_v2 \(en\), spring_sale_v2 \(fr\); choose one with "
+                           r"vendor_options=\{'template_language'"),
+    ("welcome_v2", {"template_language": "es"}, r"not approved \(welcome_v2 \(es\) is PENDING\)"),
+    ("order_update", {}, r"not approved \(order_update \(en\) is PENDING\)"),
+    (template_id("welcome_v2", account="second-account"), {}, r"has no template '[0-9a-f-]{36}'\. Approved"),
+])
+def test_template_that_does_not_fit_is_refused_before_any_create(make_hook, sandbox, template, options, message):
+    sandbox.admin.seed("whatomate", accounts=["second-account"],
+                       templates=[{"name": "spring_sale_v2", "language": "fr"},
+                                  {"name": "welcome_v2", "whatsapp_account": "second-account"}])
+    with pytest.raises(ValidationError, match=message):
+        make_hook().create_campaign(CampaignSpec(name="x", template=template, recipients=[Recipient(phones(1)[0])],
+                                                 options=options))
+    assert requests_to(sandbox, CREATE) == 0 and requests_to(sandbox, "GET /whatomate/api/campaigns") == 0
+
+
+def test_readme_example_template_name_works(make_hook, sandbox):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [name] = set(re.findall(r'WhatsAppCreateCampaignOperator\([^)]*template="([^"]+)"', readme, flags=re.S))
+    created = make_hook().create_campaign(CampaignSpec(name="readme", template=name))
+    assert state(sandbox, created.campaign_id)["public"]["template_name"] == name
+
+
+def test_description_is_sent(hook, sandbox):
+    cid = hook.create_campaign(spec(n=1, description="spring push")).campaign_id
+    assert state(sandbox, cid)["description"] == "spring push"
+
+
+def test_update_keeps_the_fields_the_server_would_blank(make_hook, sandbox):
+    hook = make_hook()
+    cid = hook.create_campaign(spec("keep me", n=0, scheduled_at="2030-01-01T09:00:00Z")).campaign_id
+    updated = hook.update_campaign(cid, template_id=template_id("spring_sale_v2"))
+    assert (updated["name"], updated["scheduled_at"], updated["template_name"]) == (
+        "keep me", "2030-01-01T09:00:00Z", "spring_sale_v2")
+
+
+def test_state_refusals_are_invalid_state(make_hook, sandbox):
+    hook = make_hook()
+    running = seed(sandbox, recipients=100, send_rate=1)
+    hook.start_campaign(running)
+    with pytest.raises(InvalidState, match="Can only update draft campaigns"):
+        hook.update_campaign(running, name="x")
+    with pytest.raises(InvalidState, match="Cannot delete running campaign"):
+        hook.delete_campaign(running)
+    with pytest.raises(InvalidState, match="Campaign has no recipients"):
+        hook.start_campaign(seed(sandbox))
+
+
+@pytest.mark.parametrize(("verb", "message"), [("pause", "Campaign is not running"),
+                                               ("cancel", "Campaign already finished")])
+def test_transition_racing_completion_is_judged_by_the_state_after(make_hook, sandbox, monkeypatch, verb, message):
+    sandbox.admin.configure(speed=0)
+    hook = make_hook()
+    cid = seed(sandbox, recipients=10, send_rate=1)
+    hook.start_campaign(cid)
+    sandbox.admin.advance(1)
+    before_post(monkeypatch, hook, f"/{verb}", lambda: sandbox.admin.advance(60))  # it completes meanwhile
+    with pytest.raises(InvalidState, match=message):
+        getattr(hook, f"{verb}_campaign")(cid)
+    assert state(sandbox, cid)["status"] == "completed"
+
+
+@pytest.mark.parametrize("build", ["387cae4", "paginated"])
+def test_start_racing_another_start_is_success(make_hook, sandbox, monkeypatch, build):
+    sandbox.admin.configure("whatomate", build=build)
+    other, hook = make_hook(conn_id="whm_other"), make_hook()
+    cid = seed(sandbox, recipients=10, send_rate=1)
+    before_post(monkeypatch, hook, "/start", lambda: other.start_campaign(cid))
+    stats = hook.start_campaign(cid)
+    assert stats.status is (CampaignStatus.QUEUED if build == "387cae4" else CampaignStatus.RUNNING)
+    assert sandbox.admin.counters()["starts"]["whatomate"] == {cid: 1}
+
+
+def test_import_racing_a_start_is_invalid_state_naming_what_landed(make_hook, sandbox, monkeypatch):
+    hook, other = make_hook(), make_hook(conn_id="whm_other")
+    cid = hook.create_campaign(spec("racy", n=2)).campaign_id
+    before_post(monkeypatch, hook, "/recipients/import", lambda: other.start_campaign(cid))
+    with pytest.raises(InvalidState, match=r"became 'queued' .* 0 of 3 were added in 0 batch\(es\)"):
+        hook.import_recipients(cid, phones(3, start=5), batch_size=2)
+    assert state(sandbox, cid)["imported_count"] == 2
+
+
+def test_batch_size_bound(make_hook, sandbox):
+    hook = make_hook()
+    with pytest.raises(ValidationError, match="between 1 and 5,000"):
+        hook.create_campaign(spec(n=1, options={"batch_size": 5_001}))
+    with pytest.raises(ValidationError, match="between 1 and 5,000"):
+        hook.import_recipients("00000000-0000-4000-a000-000000000000", phones(1), batch_size=6_500)
+    assert sum(sandbox.admin.counters()["requests"].get("whatomate", {}).values()) == 0
+    cid = hook.create_campaign(spec(n=0)).campaign_id
+    result = hook.import_recipients(cid, phones(5_001), batch_size=5_000)
+    assert result["batches"] == 2 and result["total_recipients"] == 5_001
+
+
+@pytest.mark.parametrize(("recipients", "message"), [
+    ([], "no valid phone number among the recipients, nothing was sent$"),
+    (["+14155550001123456789012"], "nothing was sent: row 0: "),  # 24 characters: never reaches the server
+    ([phones(1)[0], phones(2)[1], phones(1)[0].replace("+1", "+1 ")], r"1 number\(s\) listed more than once"),
+])
+def test_import_checks_what_the_server_does_not(make_hook, sandbox, recipients, message):
+    hook = make_hook()
+    cid = hook.create_campaign(spec(n=0)).campaign_id
+    with pytest.raises(ValidationError, match=message):
+        hook.import_recipients(cid, recipients)
+    with pytest.raises(ValidationError, match=message) if recipients else contextlib.nullcontext():
+        hook.create_campaign(CampaignSpec(name="other", template="welcome_v2", recipients=recipients))
+    assert requests_to(sandbox, IMPORT) == 0 and requests_to(sandbox, CREATE) == (1 if recipients else 2)
+
+
+def test_connection_probe_is_one_account_read(make_hook, sandbox):
+    sandbox.admin.seed_whatomate(campaigns=[{"name": f"c {i}"} for i in range(2_000)])
+    ok, message = make_hook().test_connection()
+    assert ok, message
+    calls = sandbox.admin.counters()["requests"]["whatomate"]
+    assert calls == {"GET /whatomate/api/accounts": 1}
+    ok, message = make_hook(conn_id="whm_typo", extra={"whatsapp_account": "demo-acount"}).test_connection()
+    assert not ok and "'demo-acount' is not an account on this server; accounts: demo-account" in message
+    sandbox.admin.seed_whatomate(api_keys=[{"key": "whm_agent_key", "role": "agent"}])
+    ok, message = make_hook(conn_id="whm_agent", password="whm_agent_key").test_connection()
+    assert not ok and "denies access" in message and "Access denied" in message  # text/plain 403 body read
+
+
+def test_jwt_keeps_the_rotated_refresh_token(make_hook, sandbox):
+    sandbox.admin.configure("whatomate", access_ttl=60)
+    hook = make_hook("whatomate_jwt")
+    for _ in range(3):
+        hook.list_campaigns()
+        sandbox.admin.advance(61)
+    counters = sandbox.admin.counters()
+    assert counters["logins"] == {EMAIL: 1} and counters["refreshes"] == {EMAIL: 2}

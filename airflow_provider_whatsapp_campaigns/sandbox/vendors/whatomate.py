@@ -63,7 +63,7 @@ ADMIN_ONLY = ("/api/users", "/api/api-keys")
 #: Templates every fresh sandbox holds for the demo account: (name, language, status, category).
 DEMO_TEMPLATES = (
     ("welcome_v2", "en", "APPROVED", "MARKETING"),
-    ("welcome_v2", "es", "APPROVED", "MARKETING"),
+    ("welcome_v2", "es", "PENDING", "MARKETING"),
     ("spring_sale_v2", "en", "APPROVED", "MARKETING"),
     ("order_update", "en", "PENDING", "UTILITY"),
 )

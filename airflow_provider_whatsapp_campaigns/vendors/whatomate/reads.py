@@ -7,12 +7,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Emit, Flow
-from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse
+from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, to_count
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import READ_COUNT_NOTE, unwrap_envelope
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.templates import list_templates_flow, pick_template
 
 CAMPAIGNS = "/api/campaigns"
+ACCOUNTS = "/api/accounts"
 
 
 PAGE_LIMIT = 100  # newer servers cap ``limit`` at 100
@@ -142,5 +144,23 @@ class _WhatomateReads(WhatsAppCampaignHook):
         )
 
     def _probe_flow(self) -> Flow[Any]:
-        """The cheapest authenticated read: one campaign of the list."""
-        yield Call("GET", CAMPAIGNS, params={"page": 1, "limit": 1})
+        """``GET /api/accounts``: its size does not grow with campaigns, recipients or templates (the
+        campaign list would: 387cae4 ignores ``limit``), it sits behind the same role check as the
+        campaign calls (a key that may not run campaigns fails here too), and it proves the
+        connection's default ``whatsapp_account`` exists."""
+        response = yield Call("GET", ACCOUNTS)
+        names = [str(a.get("name")) for a in _items(unwrap_envelope(response.body), "accounts")]
+        account = self.config.get_extra("whatsapp_account")
+        if account and account not in names:
+            raise ValidationError(
+                f"the connection's whatsapp_account {account!r} is not an account on this server; "
+                f"accounts: {', '.join(names) or 'none'} (Whatomate names accounts, not ids)",
+                vendor=self.vendor,
+            )
+
+    def _template_flow(self, template: str, language: str | None, account: str) -> Flow[Mapping[str, Any]]:
+        """The approved template ``template`` names (UUID or name); one listing per account and hook."""
+        cache: dict[str, list[dict[str, Any]]] = self.__dict__.setdefault("_templates", {})
+        if account not in cache:
+            cache[account] = yield from list_templates_flow(account)
+        return pick_template(cache[account], template, language, account)

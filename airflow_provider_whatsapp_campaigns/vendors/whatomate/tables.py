@@ -56,13 +56,22 @@ READ_COUNT_NOTE = "Whatomate servers do not update read_count (it stays 0); do n
 # --------------------------------------------------------------------------- errors
 
 #: Whatomate's error envelope has no code, only a message: ``{"status": "error", "message": …}``.
-#: The message is classified here, in this one table (first match wins), into a stable code.
+#: The message is classified here, in this one table (first match wins), into a stable code. The
+#: state refusals are 400s carrying the real server's words (vendors.md §4): conflicts with the
+#: campaign's state, not bad input.
 WHATOMATE_MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"invalid api key", re.I), "invalid_api_key"),
-    (re.compile(r"cannot be (started|paused|cancell?ed|resumed) in (the )?current state", re.I), "invalid_state"),
+    (
+        re.compile(r"cannot be (started|paused|cancell?ed|resumed) in (the )?current state|is not running|"
+                   r"already finished", re.I),
+        "invalid_state",
+    ),
     (re.compile(r"no (pending )?recipients", re.I), "no_recipients"),
-    (re.compile(r"only (be added to )?draft campaigns|can only be added to draft", re.I), "not_draft"),
-    (re.compile(r"cannot delete a running campaign", re.I), "running"),
+    (re.compile(r"only (add recipients to|update|be added to) draft campaigns|can only be added to draft", re.I),
+     "not_draft"),
+    (re.compile(r"cannot delete (a )?running campaign", re.I), "running"),
+    (re.compile(r"invalid template id|template not found", re.I), "template"),
+    (re.compile(r"whatsapp account not found", re.I), "account"),
 )
 
 
@@ -92,14 +101,17 @@ WHATOMATE_ERRORS = ErrorMap(
         "no_recipients": ErrorRule(InvalidState, "import recipients first (only possible while the campaign is draft)"),
         "not_draft": ErrorRule(InvalidState, "only draft campaigns can be changed or receive recipients"),
         "running": ErrorRule(InvalidState, "pause or cancel the campaign first"),
+        "template": ErrorRule(ValidationError, "name the template by its name or UUID (GET /api/templates)"),
+        "account": ErrorRule(ValidationError, "Whatomate names WhatsApp accounts: check the 'whatsapp_account' extra"),
     },
     statuses={
         400: ErrorRule(ValidationError),
         401: ErrorRule(AuthenticationError, "check the connection's credentials"),
         403: ErrorRule(PermissionDenied, "this user or key may not access this resource"),
         404: ErrorRule(NotFound, "check the campaign id"),
-        # 5xx fall through to VendorUnavailable (retried). Note: the real server answers an
-        # *empty* recipients import with a 500 — this hook never sends an empty batch.
+        # 5xx fall through to VendorUnavailable (retried). The real server also answers an empty
+        # import, a phone over 20 characters or a batch over ~6,500 rows with a 500: the hook
+        # never sends one (see writes.MAX_BATCH_SIZE).
     },
     extract=_extract,
     body_is_error=_body_is_error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     ValidationError,
     VendorUnavailable,
 )
-from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, _WhatomateReads, marker_tag
@@ -21,6 +22,10 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import inv
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 DEFAULT_BATCH_SIZE = 1_000
+#: One import is one INSERT binding ~10 parameters per row: the real server answers a 500 above
+#: about 6,500 rows (PostgreSQL's 65,535-parameter limit); 5,000 works.
+MAX_BATCH_SIZE = 5_000
+MAX_SHOWN = 10
 
 
 class _WhatomateWrites(_WhatomateReads):
@@ -29,9 +34,13 @@ class _WhatomateWrites(_WhatomateReads):
     # ------------------------------------------------------------------ flows: writes
 
     def _update_flow(self, campaign_id: str, fields: Mapping[str, Any]) -> Flow[dict[str, Any]]:
+        """The server writes ``name`` and ``scheduled_at`` even when the body lacks them (blanking
+        them), so the current values are sent along unless the caller changes them."""
         if not fields:
             raise ValidationError("update_campaign needs at least one field to change", vendor=self.vendor)
-        response = yield Call("PUT", f"{CAMPAIGNS}/{campaign_id}", json=dict(fields))
+        current = yield from self._campaign_flow(campaign_id)
+        body = {"name": current.get("name"), "scheduled_at": current.get("scheduled_at"), **fields}
+        response = yield Call("PUT", f"{CAMPAIGNS}/{campaign_id}", json={k: v for k, v in body.items() if v is not None})
         campaign = unwrap_envelope(response.body)
         if campaign.get("id") is None:  # some builds answer with a message only
             return (yield from self._campaign_flow(campaign_id))
@@ -59,6 +68,7 @@ class _WhatomateWrites(_WhatomateReads):
     ) -> Flow[dict[str, Any]]:
         _check_batch_size(batch_size)
         rows, invalid = recipient_rows(recipients, default_region=default_region)
+        _check_rows(rows, invalid)
         result: dict[str, Any] = {
             "campaign_id": campaign_id,
             "added_count": 0,
@@ -72,8 +82,6 @@ class _WhatomateWrites(_WhatomateReads):
                 len(invalid),
                 "; ".join(i.describe() for i in invalid[:10]),
             )
-        if not rows:
-            return result
         campaign = yield from self._campaign_flow(campaign_id)
         _require_draft(campaign, campaign_id)
         added, total, batches = yield from self._import_flow(
@@ -95,6 +103,19 @@ class _WhatomateWrites(_WhatomateReads):
             call = Call("POST", path, json={"recipients": batch}, idempotent=False)
             try:
                 response = yield call
+            except InvalidState as exc:
+                after = yield from self._campaign_flow(campaign_id)
+                status = str(after.get("status") or "")
+                if status.lower() == "draft":
+                    raise
+                raise InvalidState(
+                    f"campaign {campaign_id} became {status!r} while its recipients were imported (changed "
+                    f"elsewhere): {added} of {len(rows)} were added in {batches} batch(es) before the server "
+                    f"refused ({exc.message})",
+                    vendor=self.vendor,
+                    http_status=exc.http_status,
+                    vendor_code=exc.vendor_code,
+                ) from None
             except VendorUnavailable as exc:
                 if not exc.may_have_applied or total is None:
                     raise
@@ -142,12 +163,16 @@ class _WhatomateWrites(_WhatomateReads):
         try stopped between batches) → the rest; all present → none; any other count →
         :class:`InvalidState` (a person must look). Remaining window: two *concurrent* runs
         with the same marker can both create (list-then-create is not atomic on the server).
-        ``spec.options``: ``batch_size`` (1,000), ``default_region`` for numbers without ``+``;
-        any other option is sent in the create body.
+        ``spec.template`` is a template's name or UUID, resolved against the account's templates
+        (``GET /api/templates``, once per hook) to the UUID the server wants.
+        ``spec.options``: ``batch_size`` (1,000, at most 5,000), ``default_region`` for numbers
+        without ``+``, ``template_language`` when a name exists in several languages; any other
+        option is sent in the create body.
         """
         options = dict(spec.options)
         batch_size = int(options.pop("batch_size", DEFAULT_BATCH_SIZE))
         default_region = options.pop("default_region", None)
+        language = options.pop("template_language", None)
         _check_batch_size(batch_size)
         name = _required(spec.name, "name")
         template = _required(spec.template, "template")
@@ -161,17 +186,15 @@ class _WhatomateWrites(_WhatomateReads):
         rows, invalid = recipient_rows(
             spec.recipients, default_region=default_region, template_params=spec.template_params
         )
-        if spec.recipients and not rows:
-            shown = "; ".join(i.describe() for i in invalid[:10])
-            raise ValidationError(
-                f"no valid phone number among the recipients, nothing was sent: {shown}", vendor=self.vendor
-            )
+        if spec.recipients:
+            _check_rows(rows, invalid)
         if invalid:
             self.log.warning(
                 "whatomate: %d invalid phone number(s) left out: %s",
                 len(invalid),
                 "; ".join(i.describe() for i in invalid[:10]),
             )
+        resolved = yield from self._template_flow(template, language, account)
         if marker:
             existing = yield from self._find_by_marker(marker)
             if existing is not None:
@@ -179,10 +202,12 @@ class _WhatomateWrites(_WhatomateReads):
         body: dict[str, Any] = {
             "name": f"{name} {marker_tag(marker)}" if marker else name,
             "whatsapp_account": account,
-            "template_id": template,
+            "template_id": resolved["id"],
         }
         if spec.scheduled_at:
             body["scheduled_at"] = spec.scheduled_at
+        if spec.description:
+            body["description"] = spec.description
         body.update({k: v for k, v in options.items() if v is not None})
         try:
             response = yield Call("POST", CAMPAIGNS, json=body, idempotent=False)
@@ -274,8 +299,33 @@ def _required(value: Any, what: str) -> str:
 
 
 def _check_batch_size(batch_size: int) -> None:
-    if not 1 <= int(batch_size) <= 100_000:
-        raise ValidationError(f"batch_size must be between 1 and 100,000, got {batch_size}", vendor="whatomate")
+    if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
+        raise ValidationError(
+            f"batch_size must be between 1 and {MAX_BATCH_SIZE:,} (one Whatomate import above about 6,500 "
+            f"recipients fails on the server), got {batch_size}",
+            vendor="whatomate",
+        )
+
+
+def _check_rows(rows: list[dict[str, Any]], invalid: list[InvalidPhone]) -> None:
+    """What the server does not check, refused before any request: nothing to send (a 500 there)
+    and a number listed twice (stored twice there: the person gets the message twice). Numbers
+    are E.164 by now, so none exceeds the server's 20 characters."""
+    if not rows:
+        shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
+        raise ValidationError(
+            f"no valid phone number among the recipients, nothing was sent{': ' + shown if shown else ''}",
+            vendor="whatomate",
+        )
+    repeats = [(phone, n) for phone, n in Counter(row["phone_number"] for row in rows).items() if n > 1]
+    if repeats:
+        shown = "; ".join(f"{mask_phone(phone)} ×{n}" for phone, n in repeats[:MAX_SHOWN])
+        more = f" and {len(repeats) - MAX_SHOWN} more" if len(repeats) > MAX_SHOWN else ""
+        raise ValidationError(
+            f"{len(repeats)} number(s) listed more than once, nothing was sent: {shown}{more}. Whatomate "
+            "would message them once per listing; send each number once (the create operator de-duplicates).",
+            vendor="whatomate",
+        )
 
 
 def _require_draft(campaign: Mapping[str, Any], campaign_id: str) -> None:

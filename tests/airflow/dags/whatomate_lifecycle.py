@@ -13,7 +13,6 @@ from airflow_provider_whatsapp_campaigns.operators.campaign import (
     WhatsAppStartCampaignOperator,
 )
 from airflow_provider_whatsapp_campaigns.operators.export import WhatsAppExportContactsOperator
-from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 from airflow_provider_whatsapp_campaigns.sensors.campaign import WhatsAppCampaignSensor
 
 with DAG(
@@ -24,7 +23,7 @@ with DAG(
     default_args={"conn_id": "{{ params.conn_id }}", "retries": 2, "retry_delay": timedelta(0)},
 ) as dag:
     create = WhatsAppCreateCampaignOperator(
-        task_id="create", name="Welcome {{ ds }}", template=template_id("welcome_v2"), recipients="{{ params.recipients_file }}"
+        task_id="create", name="Welcome {{ ds }}", template="welcome_v2", recipients="{{ params.recipients_file }}"
     )
     start = WhatsAppStartCampaignOperator(task_id="start", campaign_id=create.output)
     wait = WhatsAppCampaignSensor(

@@ -20,7 +20,6 @@ from airflow_provider_whatsapp_campaigns.operators.campaign import (
     WhatsAppStartCampaignOperator,
 )
 from airflow_provider_whatsapp_campaigns.operators.export import WhatsAppExportContactsOperator
-from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 from airflow_provider_whatsapp_campaigns.sensors.campaign import WhatsAppCampaignSensor
 
 POLL = float(os.environ.get("WHATSAPP_SYSTEM_POLL", "1"))
@@ -94,7 +93,7 @@ with DAG("system_create_export", **COMMON):
         task_id="create",
         conn_id="{{ dag_run.conf['conn_id'] }}",
         name="{{ dag_run.conf['name'] }}",
-        template=template_id("welcome_v2"),
+        template="welcome_v2",
         recipients="{{ dag_run.conf['recipients_path'] }}",
         vendor_options={"batch_size": 500},
     )

@@ -27,6 +27,7 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import WHATOMA
 BASE = "https://whm.test"
 API = f"{BASE}/api"
 CID = "5b1c7c9e-0000-4000-a000-000000000001"
+TPL = "7319a646-0068-4dbb-a36e-861b8e2334fd"
 
 
 def phones(n: int) -> list[str]:
@@ -145,10 +146,16 @@ def test_pending_is_none_when_a_counter_is_missing(hook, requests_mock):
         (400, "Campaign cannot be cancelled in current state", InvalidState),
         (400, "Campaign has no pending recipients", InvalidState),
         (400, "Campaign has no recipients", InvalidState),
+        # the real server's (387cae4) state refusals: conflicts, not bad input
+        (400, "Can only add recipients to draft campaigns", InvalidState),
+        (400, "Can only update draft campaigns", InvalidState),
+        (400, "Cannot delete running campaign", InvalidState),
+        (400, "Campaign is not running", InvalidState),
+        (400, "Campaign already finished", InvalidState),
         (400, "Recipients can only be added to draft campaigns", InvalidState),
-        (400, "Only draft campaigns can be updated", InvalidState),
-        (400, "Cannot delete a running campaign", InvalidState),
         (400, "WhatsApp account not found", ValidationError),
+        (400, "Invalid template ID", ValidationError),
+        (400, "Template not found", ValidationError),
         (400, "Invalid campaign ID", ValidationError),
         (401, "Invalid API key", AuthenticationError),
         (401, "Invalid or expired token", AuthenticationError),
@@ -206,10 +213,9 @@ def test_recipient_rows_normalize_and_report_rows():
 
 
 def test_import_with_only_invalid_phones_sends_nothing(hook, requests_mock):
-    result = hook.import_recipients(CID, ["12", "abc", ""])
+    with pytest.raises(ValidationError, match="nothing was sent: row 0: .*; row 1: .*; row 2: "):
+        hook.import_recipients(CID, ["12", "abc", ""])
     assert requests_mock.request_history == []
-    assert result["added_count"] == 0 and result["batches"] == 0
-    assert [row["row"] for row in result["invalid"]] == [0, 1, 2]
 
 
 def test_create_validates_every_phone_before_the_first_request(hook, requests_mock):
@@ -228,18 +234,20 @@ def test_create_without_account_names_connection_and_field(airflow_conn, request
 
 
 def test_create_leaves_out_invalid_phones_and_reports_them(hook, requests_mock):
+    template = {"id": TPL, "name": "tpl_1", "language": "en", "whatsapp_account": "main-account", "status": "APPROVED"}
+    requests_mock.get(f"{API}/templates?account=main-account", **ok({"templates": [template]}))
     requests_mock.post(f"{API}/campaigns", status_code=201, **ok(campaign()))
     imports = requests_mock.post(
         f"{API}/campaigns/{CID}/recipients/import", **ok({"added_count": 2, "total_recipients": 2})
     )
-    spec = CampaignSpec(name="n", template="tpl-1", recipients=[Recipient(p) for p in [*phones(2), "oops"]])
+    spec = CampaignSpec(name="n", template="tpl_1", recipients=[Recipient(p) for p in [*phones(2), "oops"]])
     created = hook.create_campaign(spec)
     assert created.recipients_added == 2 and not created.adopted
     assert [i.row for i in created.invalid] == [2]
     assert [r["phone_number"] for r in imports.last_request.json()["recipients"]] == phones(2)
-    body = requests_mock.request_history[0].json()
-    assert body == {"name": "n", "whatsapp_account": "main-account", "template_id": "tpl-1"}
-    assert requests_mock.request_history[0].headers["X-API-Key"] == "whm_demo_key"
+    body = requests_mock.request_history[1].json()
+    assert body == {"name": "n", "whatsapp_account": "main-account", "template_id": TPL}
+    assert requests_mock.request_history[1].headers["X-API-Key"] == "whm_demo_key"
 
 
 # --------------------------------------------------------------------------- batching
@@ -247,7 +255,7 @@ def test_create_leaves_out_invalid_phones_and_reports_them(hook, requests_mock):
 
 @pytest.mark.parametrize(
     ("count", "batch_size", "sizes"),
-    [(2500, None, [1000, 1000, 500]), (1000, None, [1000]), (1, None, [1]), (7, 3, [3, 3, 1]), (0, None, [])],
+    [(2500, None, [1000, 1000, 500]), (1000, None, [1000]), (1, None, [1]), (7, 3, [3, 3, 1]), (5001, 5000, [5000, 1])],
 )
 def test_import_batches(hook, requests_mock, count, batch_size, sizes):
     requests_mock.get(f"{API}/campaigns/{CID}", **ok(campaign()))
@@ -263,7 +271,7 @@ def test_import_batches(hook, requests_mock, count, batch_size, sizes):
     assert seen == sizes
     assert 0 not in seen  # an empty import is a 500 on the real server
     assert result["added_count"] == count and result["batches"] == len(sizes)
-    assert result["total_recipients"] == (count if count else None)
+    assert result["total_recipients"] == count
 
 
 def test_import_refuses_a_non_draft_campaign_before_sending(hook, requests_mock):
