@@ -213,7 +213,7 @@ def test_recipient_rows_normalize_and_report_rows():
 
 
 def test_import_with_only_invalid_phones_sends_nothing(hook, requests_mock):
-    with pytest.raises(ValidationError, match="nothing was sent: row 0: .*; row 1: .*; row 2: "):
+    with pytest.raises(ValidationError, match=r"nothing was sent: row 0: .*; row 1: .*; row 2: "):
         hook.import_recipients(CID, ["12", "abc", ""])
     assert requests_mock.request_history == []
 
