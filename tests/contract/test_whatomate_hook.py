@@ -339,6 +339,7 @@ def test_wrong_password(make_hook):
 
 
 def test_387cae4_server(hook, sandbox):
+    sandbox.admin.configure(speed=0)  # a started campaign stays queued until the clock moves
     sandbox.admin.configure("whatomate", build="387cae4")
     sandbox.admin.seed_whatomate(campaigns=[{"name": f"old {i}"} for i in range(150)])
     assert len(hook.list_campaigns()) == 150
@@ -501,6 +502,7 @@ def test_transition_racing_completion_is_judged_by_the_state_after(make_hook, sa
 
 @pytest.mark.parametrize("build", ["387cae4", "paginated"])
 def test_start_racing_another_start_is_success(make_hook, sandbox, monkeypatch, build):
+    sandbox.admin.configure(speed=0)
     sandbox.admin.configure("whatomate", build=build)
     other, hook = make_hook(conn_id="whm_other"), make_hook()
     cid = seed(sandbox, recipients=10, send_rate=1)
@@ -511,6 +513,7 @@ def test_start_racing_another_start_is_success(make_hook, sandbox, monkeypatch, 
 
 
 def test_import_racing_a_start_is_invalid_state_naming_what_landed(make_hook, sandbox, monkeypatch):
+    sandbox.admin.configure(speed=0)
     hook, other = make_hook(), make_hook(conn_id="whm_other")
     cid = hook.create_campaign(spec("racy", n=2)).campaign_id
     before_post(monkeypatch, hook, "/recipients/import", lambda: other.start_campaign(cid))
