@@ -253,7 +253,8 @@ class Counters:
     """What tests assert on: requests, 429s, creates, accepted starts, mints, logins.
 
     ``peak_rps``: most requests one rate-limit key had in any one-second window (limited vendors
-    only); ``abandoned``: requests not applied because the client left during an injected stall.
+    only); ``abandoned``: requests not applied because the client left during an injected stall;
+    ``mints_refused``: Insider token requests refused by the mint limit (also in ``rate_limited``).
     """
 
     def __init__(self) -> None:
@@ -267,6 +268,7 @@ class Counters:
         self.faults: dict[str, int] = defaultdict(int)
         self.peak_rps: dict[str, int] = defaultdict(int)
         self.abandoned: dict[str, int] = defaultdict(int)
+        self.mints_refused: dict[str, int] = defaultdict(int)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.__dict__))

@@ -187,6 +187,7 @@ def test_oauth_mint_limit(sandbox):
     statuses = [mint(sandbox).status_code for _ in range(12)]
     assert statuses == [200] * 10 + [429, 429]
     assert sandbox.admin.counters()["tokens_minted"]["demo-client"] == 10
+    assert sandbox.admin.counters()["mints_refused"] == {"demo-client": 2}
     sandbox.admin.advance(61)
     assert mint(sandbox).status_code == 200
 

@@ -387,6 +387,7 @@ async def token(request: web.Request) -> web.Response:
     allowed, _, retry = sb.limiter.check(("mint", cid), sb.cfg("insider_mint_limit"), sb.now(), 60.0)
     if not allowed:
         sb.counters.rate_limited["insider"] += 1
+        sb.counters.mints_refused[cid] += 1
         resp = error(request, 429, 2021, "Token mint limit exceeded")
         resp.headers["Retry-After"] = str(max(1, math.ceil(retry)))
         return resp
