@@ -96,7 +96,7 @@ def test_one_budget_across_triggerers_and_workers(system: System, fresh_sandbox:
                  f"{sorted(split.values())}; demand {WAITS / FAST_POLL_SECONDS:g}/s")
     assert len(split) == 2, f"the waits did not spread over both triggerers: {split}"
     assert too_many == 0
-    assert 0 < peak <= VENDOR_RPS
+    assert peak >= CLIENT_RPS / 4, "the demand never pressed on the budget: the run proves nothing"
     assert (lost, duplicates) == (0, 0)
     assert set(system.try_numbers(run_id, "wait").values()) == {1}  # resumed, never retried
 
