@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{PACKAGE}.operators.campaign",
                     f"{PACKAGE}.operators.insider",
                     f"{PACKAGE}.operators.export",
+                    f"{PACKAGE}.operators.sql",
                 ],
             }
         ],

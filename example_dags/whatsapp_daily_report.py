@@ -10,7 +10,11 @@ What it shows a DAG author:
   (JSON list of ``{"conn_id": …, "campaign_id": …}``) when set, else from the DAG param
   ``campaigns`` (editable in the trigger form), whose defaults match the local sandbox;
 * the report is written atomically (temporary file + rename) as
-  ``$AIRFLOW_HOME/reports/whatsapp/<ds>.csv`` and ``.json``.
+  ``$AIRFLOW_HOME/reports/whatsapp/<ds>.csv`` and ``.json``;
+* the same stats land in a warehouse table (``WhatsAppStatsToSqlOperator``, idempotent per run)
+  through the connection named by the DAG param ``warehouse_conn_id``: any ``common.sql``
+  database (Postgres, Snowflake, BigQuery …). Its default, ``whatsapp_demo_warehouse``, is a
+  SQLite file next to the reports, defined below only when no such connection exists.
 
 Run it against the sandbox: ``airflow dags test whatsapp_daily_report``.
 """
@@ -32,6 +36,7 @@ except ImportError:  # Airflow 2.11
     from airflow.models.param import Param
 
 from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCampaignStatsOperator
+from airflow_provider_whatsapp_campaigns.operators.sql import WhatsAppStatsToSqlOperator
 
 CAMPAIGNS_VARIABLE = "whatsapp_daily_report_campaigns"
 # The sandbox's demo campaigns (present after every reset).
@@ -43,6 +48,12 @@ DEFAULT_CAMPAIGNS = [
 ]
 AIRFLOW_HOME = os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
 REPORT_DIR = os.path.join(AIRFLOW_HOME, "reports", "whatsapp")
+DEMO_WAREHOUSE_CONN_ID = "whatsapp_demo_warehouse"
+# A demo-only connection id, so this default never shadows a connection of yours.
+os.environ.setdefault(
+    f"AIRFLOW_CONN_{DEMO_WAREHOUSE_CONN_ID.upper()}",
+    json.dumps({"conn_type": "sqlite", "host": os.path.join(REPORT_DIR, "warehouse.db")}),
+)
 REPORT_COLUMNS = (
     "provider", "campaign_id", "name", "status", "vendor_status", "is_terminal",
     "total", "sent", "delivered", "read", "clicked", "replied", "failed", "pending",
@@ -77,7 +88,10 @@ with DAG(
             DEFAULT_CAMPAIGNS,
             type="array",
             description=f"[{{conn_id, campaign_id}}]; the Variable {CAMPAIGNS_VARIABLE!r} wins when set",
-        )
+        ),
+        "warehouse_conn_id": Param(
+            DEMO_WAREHOUSE_CONN_ID, type="string", description="common.sql connection the stats rows go to"
+        ),
     },
     tags=["whatsapp", "example"],
 ) as dag:
@@ -115,4 +129,14 @@ with DAG(
         return {"csv": csv_path, "json": json_path, "rows": len(rows)}
 
     write_report(stats.output)
+
+    # [START howto_operator_whatsapp_stats_to_sql]
+    WhatsAppStatsToSqlOperator(
+        task_id="stats_to_warehouse",
+        sql_conn_id="{{ params.warehouse_conn_id }}",
+        stats=stats.output,  # every mapped task's CampaignStats dict
+        table="whatsapp_campaign_stats",
+        create_table=True,
+    )
+    # [END howto_operator_whatsapp_stats_to_sql]
 # [END howto_whatsapp_daily_report]

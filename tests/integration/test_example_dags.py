@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from collections import Counter
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,15 @@ def test_daily_report_dag(airflow_cli_env: dict[str, str], sandbox: Any) -> None
         document = json.load(fh)
     assert document["campaigns"] == [mapped[str(i)] for i in range(4)]
     assert not [p for p in Path(report["csv"]).parent.iterdir() if p.name.endswith(".partial")]
+
+    # The same rows in the demo warehouse (SQLite), keyed by this run.
+    assert xcom(run, "stats_to_warehouse") == 4
+    with closing(sqlite3.connect(Path(report["csv"]).parent / "warehouse.db")) as db:
+        stored = db.execute(
+            "SELECT campaign_id, sent_count FROM whatsapp_campaign_stats WHERE run_id = ? ORDER BY campaign_id",
+            (run["run_id"],),
+        ).fetchall()
+    assert stored == sorted((m["campaign_id"], m["sent"]) for m in mapped.values())
 
 
 def test_daily_report_dag_reads_the_variable(airflow_cli_env: dict[str, str], sandbox: Any) -> None:
