@@ -6,6 +6,7 @@ import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCreateCampaignOperator
+from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
 
 with DAG(
     "whatomate_rendered",
@@ -18,6 +19,6 @@ with DAG(
         task_id="create",
         conn_id="whatomate_default",
         name="Rendered {{ ds }}",
-        template="welcome_v2",
+        template=template_id("welcome_v2"),
         recipients="{{ params.phones }}",
     )
