@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowNotFoundException,
     BaseHook,
     BaseOperator,
     BaseOperatorLink,
@@ -27,6 +28,7 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AirflowException",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

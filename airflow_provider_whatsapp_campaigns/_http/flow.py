@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, WhatsAppCampaignError
+from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError, WhatsAppCampaignError
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Call:
-    """One HTTP request as a vendor flow describes it (no auth, no URL base, no I/O)."""
+    """One HTTP request as a vendor flow describes it (no auth, no URL base, no I/O).
+
+    ``path`` is a template: values for its ``{name}`` placeholders go in ``path_params`` and are
+    percent-encoded here, so no id can add a segment, climb with ``..`` or start a query string.
+    """
 
     method: str
     path: str
@@ -25,6 +30,32 @@ class Call:
     # they are not resent blindly; the flow decides (e.g. by looking the campaign up).
     idempotent: bool = True
     headers: Mapping[str, str] | None = None
+    path_params: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.path.startswith(("http://", "https://")):
+            return  # a full URL from the connection (token URL), not built from ids
+        path = build_path(self.path, self.path_params or {})
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "path_params", None)
+
+
+def build_path(template: str, params: Mapping[str, Any]) -> str:
+    """Fill ``{name}`` placeholders with percent-encoded values, each exactly one path segment.
+
+    The result is checked too: a ``.``/``..`` segment, ``?`` or ``#`` means a value reached the
+    path without going through ``params`` (an f-string), and is refused before any request.
+    """
+    encoded: dict[str, str] = {}
+    for name, value in params.items():
+        text = "" if value is None else str(value)
+        if not text.strip() or text in (".", ".."):
+            raise ValidationError(f"{name} {value!r} cannot name a resource in a URL path: pass a non-empty id")
+        encoded[name] = quote(text, safe="")
+    path = template.format_map(encoded)
+    if "?" in path or "#" in path or any(segment in (".", "..") for segment in path.split("/")):
+        raise ValidationError(f"unsafe request path {path!r}: ids must be passed as path_params")
+    return path
 
 
 @dataclass(frozen=True)

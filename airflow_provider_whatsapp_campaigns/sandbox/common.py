@@ -254,10 +254,13 @@ class Counters:
 
     ``peak_rps``: most requests one rate-limit key had in any one-second window (limited vendors
     only); ``abandoned``: requests not applied because the client left during an injected stall;
-    ``mints_refused``: Insider token requests refused by the mint limit (also in ``rate_limited``).
+    ``mints_refused``: Insider token requests refused by the mint limit (also in ``rate_limited``);
+    ``total_requests``: every request outside the admin API, under a vendor prefix or not (a
+    client bug that escapes a vendor's path, e.g. with ``..``, is still counted).
     """
 
     def __init__(self) -> None:
+        self.total_requests = 0
         self.requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.rate_limited: dict[str, int] = defaultdict(int)
         self.creates: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -9,7 +9,7 @@ Admin API (JSON, under ``/__sandbox__/``):
   ``{"v_opt": x}``, see ``state.DEFAULT_CONFIG``); ``GET|POST|DELETE faults`` (one rule or
   ``{"rules": [...]}``, fields of ``common.FaultRule``); ``POST advance {"seconds"}``; ``GET clock``;
   ``POST seed/<vendor>`` (body per vendor module ``seed`` docstring); ``GET state/<vendor>/<id>``;
-  ``GET counters``; ``GET insider/transactional-total?start_time&end_time[&api_key][&accounts=a,b]``.
+  ``GET counters`` (``total_requests`` counts every non-admin request); ``GET insider/transactional-total?start_time&end_time[&api_key][&accounts=a,b]``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ class _Dropped(web.StreamResponse):
 
 @web.middleware
 async def vendor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith(ADMIN + "/"):
+        sandbox_of(request).counters.total_requests += 1
     spec = _vendor_of(request.path)
     if spec is None:
         try:

@@ -30,16 +30,42 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     WhatsAppCampaignError,
 )
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, StatsMapping, lookup
+from airflow_provider_whatsapp_campaigns.validation import TOKEN_ID, IdFormat, known_options
 from airflow_provider_whatsapp_campaigns.vendors.spec import (
     CONTACT_COLUMNS,
     DEFAULT_CONTACT_FIELDS,
     CampaignSpec,
     CreatedCampaign,
 )
-from airflow_provider_whatsapp_campaigns.version_compat import BaseHook
+from airflow_provider_whatsapp_campaigns.version_compat import AirflowNotFoundException, BaseHook
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
+
+
+def _undefined(conn_id: str) -> ValidationError:
+    return ValidationError(
+        f"Connection {conn_id!r} is not defined: add it (Admin → Connections, `airflow connections add`) "
+        f"or set the environment variable AIRFLOW_CONN_{conn_id.upper()}."
+    )
+
+
+def read_connection(conn_id: str) -> Connection:
+    """The Airflow connection; an undefined one is a typed error naming it, not Airflow's own."""
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise _undefined(conn_id) from None
+
+
+async def aread_connection(conn_id: str, hook: BaseHook | None = None) -> Connection:
+    """Async twin of :func:`read_connection` (the triggerer's event loop must not block)."""
+    from airflow.providers.common.compat.connection import get_async_connection
+
+    try:
+        return await get_async_connection(conn_id, hook=hook)
+    except AirflowNotFoundException:
+        raise _undefined(conn_id) from None
 
 
 class WhatsAppCampaignHook(BaseHook):
@@ -62,6 +88,11 @@ class WhatsAppCampaignHook(BaseHook):
     max_recipients_per_campaign: ClassVar[int | None] = None
     # Contact export columns: normalized name -> vendor field(s), first present wins.
     contact_fields: ClassVar[dict[str, str | tuple[str, ...]]] = {}
+    # What a campaign id looks like; checked before any request (ids also go into URL paths).
+    campaign_id_format: ClassVar[IdFormat] = TOKEN_ID
+    # Keyword options get_campaign_stats / iter_contacts accept (anything else is refused).
+    stats_options: ClassVar[frozenset[str]] = frozenset()
+    contact_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,14 +116,12 @@ class WhatsAppCampaignHook(BaseHook):
 
     @cached_property
     def connection(self) -> Connection:
-        return self.get_connection(self.conn_id)
+        return read_connection(self.conn_id)
 
     async def aconnection(self) -> Connection:
         """Async twin of :attr:`connection`, filling the same cache (sync lookups deadlock triggers)."""
         if "connection" not in self.__dict__:
-            from airflow.providers.common.compat.connection import get_async_connection
-
-            self.__dict__["connection"] = await get_async_connection(self.conn_id, hook=self)
+            self.__dict__["connection"] = await aread_connection(self.conn_id, hook=self)
         return self.__dict__["connection"]
 
     def _config_from(self, conn: Connection) -> ConnectionConfig:
@@ -166,6 +195,10 @@ class WhatsAppCampaignHook(BaseHook):
             exc.scrubbed(core.scrub)
             raise
 
+    def check_campaign_id(self, campaign_id: Any) -> str:
+        """The id as the vendor's API takes it; anything else is refused before any request."""
+        return self.campaign_id_format.check(campaign_id, self.vendor)
+
     def require_supported(self, verb: str) -> None:
         """Raise before any request when the vendor's API has no such verb."""
         if verb not in self.supported:
@@ -188,40 +221,44 @@ class WhatsAppCampaignHook(BaseHook):
     def start_campaign(self, campaign_id: str) -> CampaignStats:
         """Start (or send) a campaign; one that is already running or done counts as started."""
         self.require_supported("start")
-        return self._run(self._start_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return self._run(self._start_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     async def astart_campaign(self, campaign_id: str) -> CampaignStats:
         self.require_supported("start")
-        return await self._arun(self._start_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return await self._arun(self._start_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     def get_campaign_stats(self, campaign_id: str, **options: Any) -> CampaignStats:
-        return self._run(self._stats_flow(str(campaign_id), **options))  # type: ignore[no-any-return]
+        known_options(options, "stats_options", self.stats_options, self.vendor)
+        return self._run(self._stats_flow(self.check_campaign_id(campaign_id), **options))  # type: ignore[no-any-return]
 
     async def aget_campaign_stats(self, campaign_id: str, **options: Any) -> CampaignStats:
-        return await self._arun(self._stats_flow(str(campaign_id), **options))  # type: ignore[no-any-return]
+        known_options(options, "stats_options", self.stats_options, self.vendor)
+        return await self._arun(self._stats_flow(self.check_campaign_id(campaign_id), **options))  # type: ignore[no-any-return]
 
     def pause_campaign(self, campaign_id: str) -> CampaignStats:
         self.require_supported("pause")
-        return self._run(self._pause_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return self._run(self._pause_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     async def apause_campaign(self, campaign_id: str) -> CampaignStats:
         self.require_supported("pause")
-        return await self._arun(self._pause_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return await self._arun(self._pause_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     def cancel_campaign(self, campaign_id: str) -> CampaignStats:
         self.require_supported("cancel")
-        return self._run(self._cancel_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return self._run(self._cancel_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     async def acancel_campaign(self, campaign_id: str) -> CampaignStats:
         self.require_supported("cancel")
-        return await self._arun(self._cancel_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return await self._arun(self._cancel_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     def iter_contacts(self, campaign_id: str, **options: Any) -> Iterator[dict[str, Any]]:
         """Per-recipient rows, page by page (bounded memory)."""
         self.require_supported("contacts")
+        known_options(options, "contact_options", self.contact_options, self.vendor)
+        flow = self._contacts_flow(self.check_campaign_id(campaign_id), **options)
         core = self.core
         try:
-            for row in drive_iter(self._contacts_flow(str(campaign_id), **options), core.request):
+            for row in drive_iter(flow, core.request):
                 yield core.scrub_result(row)
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)
@@ -229,9 +266,11 @@ class WhatsAppCampaignHook(BaseHook):
 
     async def aiter_contacts(self, campaign_id: str, **options: Any) -> AsyncIterator[dict[str, Any]]:
         self.require_supported("contacts")
+        known_options(options, "contact_options", self.contact_options, self.vendor)
         core = await self.acore()
+        flow = self._contacts_flow(self.check_campaign_id(campaign_id), **options)
         try:
-            async for row in adrive_iter(self._contacts_flow(str(campaign_id), **options), core.arequest):
+            async for row in adrive_iter(flow, core.arequest):
                 yield core.scrub_result(row)
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)

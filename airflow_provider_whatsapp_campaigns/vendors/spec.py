@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
+from airflow_provider_whatsapp_campaigns.validation import mapping, optional_text, require_text, string_mapping
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class CampaignSpec:
     scheduled_at: str | None = None
     description: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked here so every caller (operator or hook user) is refused before any request.
+        require_text(self.name, "name", "'Spring sale'")
+        require_text(self.template, "template", "'welcome_v2' (or the template's id)")
+        optional_text(self.account, "account", "'main-account'")
+        optional_text(self.scheduled_at, "scheduled_at", "'2026-12-01T09:00:00Z'")
+        optional_text(self.description, "description", "'Winter promo'")
+        object.__setattr__(self, "template_params", string_mapping(self.template_params, "template_params"))
+        object.__setattr__(self, "options", mapping(self.options, "vendor_options", '{"batch_size": 500}'))
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,13 @@ def test_lookup_paths():
     assert lookup(payload, ("a.b", "a.c")) == 2
     assert lookup(payload, "d") == 0
     assert lookup(payload, "x.y") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("Spring", "Spring"), (None, None), (2026, "2026"), (1.5, "1.5"), ({"a": 1}, None), (["x"], None), (True, None)],
+)
+def test_name_is_text_or_none_so_to_dict_stays_plain_json(name, expected):
+    stats = CampaignStats(provider="x", campaign_id="1", name=name)
+    assert stats.name == expected
+    assert json.loads(json.dumps(stats.to_dict()))["name"] == expected

@@ -10,6 +10,7 @@ from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import PermissionDenied, UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+from airflow_provider_whatsapp_campaigns.validation import POSITIVE_INT_ID
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.insider.auth import InsiderOAuthAuth, check_token_url, parse_scopes
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import check_range, split_windows, to_unix
@@ -47,6 +48,8 @@ class InsiderHook(WhatsAppCampaignHook):
     errors = INSIDER_ERRORS
     stats_mapping = INSIDER_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"stats"})
+    campaign_id_format = POSITIVE_INT_ID
+    stats_options: ClassVar[frozenset[str]] = frozenset({"start_time", "end_time"})
 
     campaign_stats_path: ClassVar[str] = CAMPAIGN_PATH
     #: The OAuth gateway documents no transactional endpoint.
@@ -60,15 +63,7 @@ class InsiderHook(WhatsAppCampaignHook):
 
     def campaign_body(self, campaign_id: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validated request body (raises ValidationError before any request)."""
-        unknown = sorted(set(options) - {"start_time", "end_time"})
-        if unknown:
-            raise ValidationError(
-                f"unknown Insider stats option(s) {', '.join(unknown)}; accepted: start_time, end_time", vendor=VENDOR
-            )
-        text = str(campaign_id).strip()
-        if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-            raise ValidationError(f"Insider campaign_id must be a positive integer, got {campaign_id!r}", vendor=VENDOR)
-        body: dict[str, Any] = {"campaign_id": int(text)}
+        body: dict[str, Any] = {"campaign_id": int(self.check_campaign_id(campaign_id))}
         start = _optional_time(options.get("start_time"), "start_time")
         end = _optional_time(options.get("end_time"), "end_time")
         check_range(start, end)

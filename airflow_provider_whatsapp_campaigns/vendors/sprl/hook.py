@@ -34,6 +34,8 @@ class SprlHook(WhatsAppCampaignHook):
     errors = SPRL_ERRORS
     stats_mapping = SPRL_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"stats", "contacts"})
+    stats_options: ClassVar[frozenset[str]] = frozenset({"account_id"})
+    contact_options: ClassVar[frozenset[str]] = frozenset({"account_id", "status", "phone", "per_page"})
 
     def build_auth(self, config: ConnectionConfig) -> Auth:
         key = config.require(config.password, "password (API key)", "API key")

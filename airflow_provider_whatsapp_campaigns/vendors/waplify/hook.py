@@ -61,7 +61,7 @@ class WaplifyHook(WhatsAppCampaignHook):
         waba_phone_id = spec.account or self.config.get_extra("waba_phone_id")
         body: dict[str, Any] = {
             "name": spec.name,
-            "template_name": self.config.require(spec.template, "template", "template name"),
+            "template_name": spec.template,
             "contacts": contacts,
             "waba_phone_id": self.config.require(waba_phone_id, "extra waba_phone_id", "WABA phone ID"),
         }
@@ -88,14 +88,19 @@ class WaplifyHook(WhatsAppCampaignHook):
             yield from self._stats_flow("00000000-0000-0000-0000-000000000000")
 
     def _stats_flow(self, campaign_id: str, **options: Any) -> Flow[CampaignStats]:
-        response = yield Call("GET", f"/api/v1/campaigns/{campaign_id}/stats")
+        response = yield Call("GET", "/api/v1/campaigns/{campaign_id}/stats", path_params={"campaign_id": campaign_id})
         return self.stats_mapping.build(response.body, campaign_id=campaign_id)
 
     def _start_flow(self, campaign_id: str) -> Flow[CampaignStats]:
         return (
             yield from self._transition_flow(
                 campaign_id,
-                Call("POST", f"/api/v1/campaigns/{campaign_id}/send", idempotent=False),
+                Call(
+                    "POST",
+                    "/api/v1/campaigns/{campaign_id}/send",
+                    idempotent=False,
+                    path_params={"campaign_id": campaign_id},
+                ),
                 allowed_from=frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}),
                 already_done=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.COMPLETED}),
                 action="start",

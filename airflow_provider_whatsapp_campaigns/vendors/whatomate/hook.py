@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAuth
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
+from airflow_provider_whatsapp_campaigns.validation import UUID_ID
 from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import WhatomateJwtAuth
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import WHATOMATE_ERRORS, WHATOMATE_STATS
@@ -59,6 +60,8 @@ class WhatomateHook(_WhatomateWrites):
     stats_mapping = WHATOMATE_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"create", "start", "stats", "pause", "cancel", "contacts"})
     campaign_url_template = "{base}/campaigns/{campaign_id}"
+    campaign_id_format = UUID_ID
+    contact_options: ClassVar[frozenset[str]] = frozenset({"status"})
     contact_fields: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "message_id": ("whatsapp_message_id", "message_id"),
         "sent_at": "sent_at",
@@ -98,24 +101,24 @@ class WhatomateHook(_WhatomateWrites):
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any]:
         """The raw campaign object (unwrapped from the envelope)."""
-        return self._run(self._campaign_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return self._run(self._campaign_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     async def aget_campaign(self, campaign_id: str) -> dict[str, Any]:
-        return await self._arun(self._campaign_flow(str(campaign_id)))  # type: ignore[no-any-return]
+        return await self._arun(self._campaign_flow(self.check_campaign_id(campaign_id)))  # type: ignore[no-any-return]
 
     def update_campaign(self, campaign_id: str, **fields: Any) -> dict[str, Any]:
         """``PUT`` (drafts only: name, whatsapp_account, template_id, scheduled_at); returns the campaign."""
-        return self._run(self._update_flow(str(campaign_id), fields))  # type: ignore[no-any-return]
+        return self._run(self._update_flow(self.check_campaign_id(campaign_id), fields))  # type: ignore[no-any-return]
 
     async def aupdate_campaign(self, campaign_id: str, **fields: Any) -> dict[str, Any]:
-        return await self._arun(self._update_flow(str(campaign_id), fields))  # type: ignore[no-any-return]
+        return await self._arun(self._update_flow(self.check_campaign_id(campaign_id), fields))  # type: ignore[no-any-return]
 
     def delete_campaign(self, campaign_id: str) -> None:
         """Delete a campaign (not while queued/processing); a lost answer is judged by a lookup."""
-        self._run(self._delete_flow(str(campaign_id)))
+        self._run(self._delete_flow(self.check_campaign_id(campaign_id)))
 
     async def adelete_campaign(self, campaign_id: str) -> None:
-        await self._arun(self._delete_flow(str(campaign_id)))
+        await self._arun(self._delete_flow(self.check_campaign_id(campaign_id)))
 
     def import_recipients(
         self,
@@ -129,7 +132,7 @@ class WhatomateHook(_WhatomateWrites):
         Returns ``{"campaign_id", "added_count", "total_recipients", "batches",
         "invalid": [{"row", "phone" (masked), "reason"}]}``.
         """
-        return self._run(self._import_public_flow(str(campaign_id), recipients, batch_size, default_region))  # type: ignore[no-any-return]
+        return self._run(self._import_public_flow(self.check_campaign_id(campaign_id), recipients, batch_size, default_region))  # type: ignore[no-any-return]
 
     async def aimport_recipients(
         self,
@@ -138,7 +141,7 @@ class WhatomateHook(_WhatomateWrites):
         batch_size: int = DEFAULT_BATCH_SIZE,
         default_region: str | None = None,
     ) -> dict[str, Any]:
-        flow = self._import_public_flow(str(campaign_id), recipients, batch_size, default_region)
+        flow = self._import_public_flow(self.check_campaign_id(campaign_id), recipients, batch_size, default_region)
         return await self._arun(flow)  # type: ignore[no-any-return]
 
     def list_recipients(self, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.templates import list
 
 CAMPAIGNS = "/api/campaigns"
 ACCOUNTS = "/api/accounts"
+ONE_CAMPAIGN = CAMPAIGNS + "/{campaign_id}"
 
 
 PAGE_LIMIT = 100  # newer servers cap ``limit`` at 100
@@ -55,7 +56,7 @@ class _WhatomateReads(WhatsAppCampaignHook):
     # ------------------------------------------------------------------ flows: reads
 
     def _campaign_flow(self, campaign_id: str) -> Flow[dict[str, Any]]:
-        response = yield Call("GET", f"{CAMPAIGNS}/{campaign_id}")
+        response = yield Call("GET", ONE_CAMPAIGN, path_params={"campaign_id": campaign_id})
         campaign = unwrap_envelope(response.body)
         if not campaign:
             raise UnexpectedResponse(f"Whatomate answered without campaign {campaign_id}", vendor=self.vendor)
@@ -76,6 +77,7 @@ class _WhatomateReads(WhatsAppCampaignHook):
         params: Mapping[str, Any],
         *,
         emit: bool,
+        path_params: Mapping[str, Any] | None = None,
         transform: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: item,
     ) -> Flow[list[dict[str, Any]]]:
         """Page through ``path`` defensively: newer servers page (``page``/``limit``/``total``),
@@ -88,7 +90,9 @@ class _WhatomateReads(WhatsAppCampaignHook):
         seen: set[Any] = set()
         collected: list[dict[str, Any]] = []
         for page in range(1, MAX_PAGES + 1):
-            response = yield Call("GET", path, params={**params, "page": page, "limit": PAGE_LIMIT})
+            response = yield Call(
+                "GET", path, params={**params, "page": page, "limit": PAGE_LIMIT}, path_params=path_params
+            )
             data = unwrap_envelope(response.body)
             items = _items(data, key, "items")
             fresh = []
@@ -140,7 +144,12 @@ class _WhatomateReads(WhatsAppCampaignHook):
             return {"phone": item.get("phone_number"), **item}
 
         yield from self._paged_flow(
-            f"{CAMPAIGNS}/{campaign_id}/recipients", "recipients", {}, emit=True, transform=shape
+            ONE_CAMPAIGN + "/recipients",
+            "recipients",
+            {},
+            emit=True,
+            transform=shape,
+            path_params={"campaign_id": campaign_id},
         )
 
     def _probe_flow(self) -> Flow[Any]:

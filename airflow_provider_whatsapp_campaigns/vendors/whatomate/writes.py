@@ -17,7 +17,12 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, _WhatomateReads, marker_tag
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import (
+    CAMPAIGNS,
+    ONE_CAMPAIGN,
+    _WhatomateReads,
+    marker_tag,
+)
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import invalid_rows_report, recipient_rows
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
@@ -40,7 +45,12 @@ class _WhatomateWrites(_WhatomateReads):
             raise ValidationError("update_campaign needs at least one field to change", vendor=self.vendor)
         current = yield from self._campaign_flow(campaign_id)
         body = {"name": current.get("name"), "scheduled_at": current.get("scheduled_at"), **fields}
-        response = yield Call("PUT", f"{CAMPAIGNS}/{campaign_id}", json={k: v for k, v in body.items() if v is not None})
+        response = yield Call(
+            "PUT",
+            ONE_CAMPAIGN,
+            json={k: v for k, v in body.items() if v is not None},
+            path_params={"campaign_id": campaign_id},
+        )
         campaign = unwrap_envelope(response.body)
         if campaign.get("id") is None:  # some builds answer with a message only
             return (yield from self._campaign_flow(campaign_id))
@@ -48,12 +58,12 @@ class _WhatomateWrites(_WhatomateReads):
 
     def _delete_flow(self, campaign_id: str) -> Flow[None]:
         try:
-            yield Call("DELETE", f"{CAMPAIGNS}/{campaign_id}", idempotent=False)
+            yield Call("DELETE", ONE_CAMPAIGN, idempotent=False, path_params={"campaign_id": campaign_id})
         except VendorUnavailable as exc:
             if not exc.may_have_applied:
                 raise
             try:
-                yield Call("GET", f"{CAMPAIGNS}/{campaign_id}")
+                yield Call("GET", ONE_CAMPAIGN, path_params={"campaign_id": campaign_id})
             except NotFound:
                 self.log.info("whatomate: campaign %s is gone: the delete took effect", campaign_id)
                 return
@@ -98,9 +108,14 @@ class _WhatomateWrites(_WhatomateReads):
         carry on; unchanged → resend once; anything else → raise."""
         added = 0
         batches = 0
-        path = f"{CAMPAIGNS}/{campaign_id}/recipients/import"
         for batch in iter_chunks(rows, batch_size):
-            call = Call("POST", path, json={"recipients": batch}, idempotent=False)
+            call = Call(
+                "POST",
+                ONE_CAMPAIGN + "/recipients/import",
+                json={"recipients": batch},
+                idempotent=False,
+                path_params={"campaign_id": campaign_id},
+            )
             try:
                 response = yield call
             except InvalidState as exc:
@@ -170,12 +185,10 @@ class _WhatomateWrites(_WhatomateReads):
         option is sent in the create body.
         """
         options = dict(spec.options)
-        batch_size = int(options.pop("batch_size", DEFAULT_BATCH_SIZE))
+        batch_size = _check_batch_size(options.pop("batch_size", DEFAULT_BATCH_SIZE))
         default_region = options.pop("default_region", None)
         language = options.pop("template_language", None)
-        _check_batch_size(batch_size)
-        name = _required(spec.name, "name")
-        template = _required(spec.template, "template")
+        name, template = spec.name, spec.template
         account = spec.account or self.config.get_extra("whatsapp_account")
         if not account:
             raise ValidationError(
@@ -259,7 +272,9 @@ class _WhatomateWrites(_WhatomateReads):
         return (
             yield from self._transition_flow(
                 campaign_id,
-                Call("POST", f"{CAMPAIGNS}/{campaign_id}/start", idempotent=False),
+                Call(
+                    "POST", ONE_CAMPAIGN + "/start", idempotent=False, path_params={"campaign_id": campaign_id}
+                ),
                 allowed_from=frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED}),
                 already_done=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.COMPLETED}),
                 action="start",
@@ -270,7 +285,9 @@ class _WhatomateWrites(_WhatomateReads):
         return (
             yield from self._transition_flow(
                 campaign_id,
-                Call("POST", f"{CAMPAIGNS}/{campaign_id}/pause", idempotent=False),
+                Call(
+                    "POST", ONE_CAMPAIGN + "/pause", idempotent=False, path_params={"campaign_id": campaign_id}
+                ),
                 allowed_from=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING}),
                 already_done=frozenset({CampaignStatus.PAUSED}),
                 action="pause",
@@ -281,7 +298,9 @@ class _WhatomateWrites(_WhatomateReads):
         return (
             yield from self._transition_flow(
                 campaign_id,
-                Call("POST", f"{CAMPAIGNS}/{campaign_id}/cancel", idempotent=False),
+                Call(
+                    "POST", ONE_CAMPAIGN + "/cancel", idempotent=False, path_params={"campaign_id": campaign_id}
+                ),
                 allowed_from=frozenset(CampaignStatus) - {CampaignStatus.COMPLETED, CampaignStatus.CANCELLED},
                 already_done=frozenset({CampaignStatus.CANCELLED}),
                 action="cancel",
@@ -292,19 +311,14 @@ class _WhatomateWrites(_WhatomateReads):
 # --------------------------------------------------------------------------- small checks
 
 
-def _required(value: Any, what: str) -> str:
-    if value is None or not str(value).strip():
-        raise ValidationError(f"Whatomate campaigns need a {what}", vendor="whatomate")
-    return str(value)
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
+def _check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValidationError(
-            f"batch_size must be between 1 and {MAX_BATCH_SIZE:,} (one Whatomate import above about 6,500 "
-            f"recipients fails on the server), got {batch_size}",
+            f"batch_size must be a whole number between 1 and {MAX_BATCH_SIZE:,} (one Whatomate import above "
+            f"about 6,500 recipients fails on the server), got {batch_size!r}",
             vendor="whatomate",
         )
+    return batch_size
 
 
 def _check_rows(rows: list[dict[str, Any]], invalid: list[InvalidPhone]) -> None:

@@ -359,7 +359,7 @@ def test_campaign_stats_without_range_sends_only_the_id(hook, requests_mock):
         ("12", {"start_time": "yesterday"}, "start_time must be"),
         ("12", {"end_time": 12345}, "10-digit"),
         ("12", {"start_time": True}, "start_time must be"),
-        ("12", {"account_id": "x"}, "unknown Insider stats option"),
+        ("12", {"account_id": "x"}, "unknown option"),
     ],
 )
 def test_validation_happens_before_any_request(hook, requests_mock, campaign_id, options, match):
