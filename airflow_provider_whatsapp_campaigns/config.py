@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_whatsapp_campaigns.connection_types import COMMON_EXTRAS, FORMS
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -17,6 +19,13 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: Bounds of the numeric extras: the ones the connection forms declare, so form and parser agree.
+EXTRA_BOUNDS: dict[str, tuple[float, float]] = {
+    spec.name: (spec.minimum, spec.maximum)
+    for spec in COMMON_EXTRAS
+    if spec.minimum is not None and spec.maximum is not None
+}
 
 
 def _extra_dict(conn: Connection) -> dict[str, Any]:
@@ -88,19 +97,32 @@ class ConnectionConfig:
         extra = _extra_dict(conn)
         conn_id = str(conn.conn_id)
 
-        def number(name: str, default: Any, kind: type, minimum: float) -> Any:
+        def number(name: str, default: Any, *, integer: bool = False, off: float | None = None) -> Any:
+            """A finite number within the bounds the connection form declares, named in the message."""
             value = read_extra(extra, conn_type, name, default)
             if value is None:
                 return None
+            low, high = EXTRA_BOUNDS[name]
+            kind = "a whole number" if integer else "a number"
+            bounds = f"between {low:g} and {high:g}"
+            if off is not None:
+                bounds += f", or {off:g} to switch it off"
+            problem = ValidationError(
+                f"Connection {conn_id!r}: extra {name!r} must be {kind} {bounds}; got {value!r}."
+            )
+            if isinstance(value, bool):
+                raise problem
             try:
-                parsed = kind(value)
+                parsed = float(value)
             except (TypeError, ValueError):
-                raise ValidationError(
-                    f"Connection {conn_id!r}: extra {name!r} must be a {kind.__name__}, got {value!r}."
-                ) from None
-            if parsed < minimum:
-                raise ValidationError(f"Connection {conn_id!r}: extra {name!r} must be >= {minimum}, got {value!r}.")
-            return parsed
+                raise problem from None
+            if not math.isfinite(parsed) or (integer and not parsed.is_integer()):
+                raise problem
+            if off is not None and parsed == off:
+                return int(parsed) if integer else parsed
+            if not low <= parsed <= high:
+                raise problem
+            return int(parsed) if integer else parsed
 
         def flag(name: str, default: bool) -> bool:
             value = read_extra(extra, conn_type, name, default)
@@ -123,19 +145,20 @@ class ConnectionConfig:
                 )
             return path
 
-        rate_limit = number("rate_limit", default_rate_limit, float, 0)
+        check_text_extras(extra, conn_type, conn_id)
+        rate_limit = number("rate_limit", default_rate_limit, off=0)
         config = cls(
             conn_id=conn_id,
             conn_type=conn_type,
             base_url=build_base_url(conn, default_host, conn_id),
             login=conn.login or None,
             password=conn.password or None,
-            timeout=number("timeout", DEFAULT_TIMEOUT, float, 0.001),
-            max_retries=number("max_retries", DEFAULT_MAX_RETRIES, int, 0),
+            timeout=number("timeout", DEFAULT_TIMEOUT),
+            max_retries=number("max_retries", DEFAULT_MAX_RETRIES, integer=True),
             rate_limit=rate_limit or None,
             verify=trust(),
             allow_insecure=flag("allow_insecure", False),
-            redis_url=read_extra(extra, conn_type, "redis_url"),
+            redis_url=check_redis_url(read_extra(extra, conn_type, "redis_url"), conn_id),
             extra=extra,
         )
         config.check_transport_security()
@@ -166,6 +189,25 @@ def _as_bool(value: Any) -> bool | None:
     if text in ("false", "0", "no", "off"):
         return False
     return None
+
+
+def check_text_extras(extra: Mapping[str, Any], conn_type: str, conn_id: str) -> None:
+    """Every extra the connection form declares as text must be text (not a number, list or object)."""
+    for spec in FORMS[conn_type].all_extras if conn_type in FORMS else ():
+        value = read_extra(extra, conn_type, spec.name)
+        if spec.type == "string" and value is not None and not isinstance(value, str):
+            got = type(value).__name__ if spec.secret else repr(value)
+            raise ValidationError(f"Connection {conn_id!r}: extra {spec.name!r} must be text ({spec.label}), got {got}.")
+
+
+def check_redis_url(value: str | None, conn_id: str) -> str | None:
+    if value is None or urlsplit(value).scheme in REDIS_SCHEMES:
+        return value
+    # The URL may carry a password: show only its scheme.
+    raise ValidationError(
+        f"Connection {conn_id!r}: extra 'redis_url' must start with redis://, rediss:// or unix://, "
+        f"got a {urlsplit(value).scheme or 'scheme-less'} URL."
+    )
 
 
 def build_base_url(conn: Connection, default_host: str | None, conn_id: str) -> str:

@@ -51,6 +51,7 @@ COMMON_EXTRAS = (
         "How long to wait for one answer from the vendor before retrying. Default 30.",
         30,
         minimum=1,
+        maximum=3600,
     ),
     ExtraField(
         "max_retries",
@@ -68,6 +69,7 @@ COMMON_EXTRAS = (
         "number",
         "Client-side limit for this connection, e.g. 5. Leave empty for the vendor's published limit.",
         minimum=0.1,
+        maximum=10_000,
     ),
     ExtraField(
         "verify",
