@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from airflow_provider_whatsapp_campaigns._http.flow import iter_chunks
 from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import (
     CampaignOperatorBase,
+    check_campaign_id_at_parse,
     deferrable_default,
     log_funnel,
     resume_from_event,
@@ -23,6 +25,16 @@ from airflow_provider_whatsapp_campaigns.triggers.campaign import (
     WhatsAppCampaignTrigger,
     failure_message,
 )
+from airflow_provider_whatsapp_campaigns.validation import (
+    MIN_POLL_INTERVAL,
+    check_at_parse,
+    is_deferred,
+    mapping,
+    one_of,
+    seconds,
+    shown,
+    string_mapping,
+)
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
 from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
@@ -32,6 +44,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
+STATS_OPTIONS = ("stats_options", '{"start_time": "{{ data_interval_start }}"} (Insider) or {"account_id": …} (SPRL)')
 IDEMPOTENCY_VARIABLE = "whatsapp_campaigns.created.{marker}"
 
 
@@ -40,6 +53,36 @@ def idempotency_marker(context: Context, extra: str = "") -> str:
     ti = context["ti"]
     key = "|".join(str(p) for p in (ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), extra))
     return "af-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class RenderedRecipients:
+    """A create task's rendered ``recipients``: the numbers for ``execute``, a count for everyone else.
+
+    Airflow stores every rendered template field (RenderedTaskInstanceFields, the UI's "Rendered
+    Template" tab). It keeps a plain list as is, but stores an object as ``serialize()`` (2.11,
+    3.x) or ``str()`` — so this wrapper puts "1,234 recipients (phone numbers hidden)" there
+    instead of the numbers. File paths are not wrapped: a path shows no number and helps debugging.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    @classmethod
+    def wrap(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) or (isinstance(value, str) and value.lstrip().startswith("[")):
+            return cls(value)
+        return value
+
+    @staticmethod
+    def unwrap(value: Any) -> Any:
+        return value.value if isinstance(value, RenderedRecipients) else value
+
+    def serialize(self) -> str:
+        if isinstance(self.value, str):
+            return "a rendered recipients list (phone numbers hidden)"
+        return f"{len(self.value):,} recipients (phone numbers hidden)"
+
+    __str__ = __repr__ = serialize
 
 
 class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
@@ -70,7 +113,7 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
         "scheduled_at",
         "description",
     )
-    template_fields_renderers = {"template_params": "json", "recipients": "json"}
+    template_fields_renderers = {"template_params": "json"}
     verb = "create"
 
     def __init__(
@@ -90,10 +133,17 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if split not in ("refuse", "parts"):
-            raise ValueError(f"split must be 'refuse' or 'parts', got {split!r}")
-        if on_invalid not in ("fail", "skip"):
-            raise ValueError(f"on_invalid must be 'fail' or 'skip', got {on_invalid!r}")
+        one_of(split, "split", ("refuse", "parts"))
+        one_of(on_invalid, "on_invalid", ("fail", "skip"))
+        check_at_parse(name, "name", "'Spring sale {{ ds }}'")
+        check_at_parse(template, "template", "'welcome_v2' (or the template's id)")
+        if template_params is not None and not is_deferred(template_params):
+            string_mapping(template_params, "template_params", at_parse=True)
+        if recipients is None or isinstance(recipients, bool | int | float):
+            raise ValidationError(
+                f"recipients must be a list of phone numbers, a CSV / JSON-lines path or an XComArg, "
+                f"got {shown(recipients)} ({type(recipients).__name__})"
+            )
         self.on_invalid = on_invalid
         self.name = name
         self.template = template
@@ -104,16 +154,38 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
         self.description = description
         self.default_region = default_region
         self.split = split
-        self.vendor_options = vendor_options or {}
+        self.vendor_options = mapping(vendor_options, "vendor_options", '{"batch_size": 500}')
+
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: Any, **kwargs: Any
+    ) -> None:
+        """Render as usual, then hide the rendered recipients behind a summary (see RenderedRecipients).
+
+        Both Airflow lines (2.11, 3.x) render plain and mapped tasks through this method.
+        """
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids, **kwargs)
+        if parent is self and "recipients" in template_fields:
+            self.recipients = RenderedRecipients.wrap(self.recipients)
 
     def execute(self, context: Context) -> str | list[str]:
         hook = self.hook
         hook.require_supported("create")
-        recipients = load_recipients(
-            self.recipients, default_region=self.default_region, on_invalid=self.on_invalid, log=self.log
+        # Every rendered field is checked (by CampaignSpec) before the recipients are even read.
+        base = CampaignSpec(
+            name=self.name,
+            template=self.template,
+            account=self.account,
+            template_params=self.template_params,
+            scheduled_at=self.scheduled_at,
+            description=self.description,
+            options=self.vendor_options,
         )
-        if not self.name or not str(self.name).strip():
-            raise ValidationError("name must not be empty")
+        recipients = load_recipients(
+            RenderedRecipients.unwrap(self.recipients),
+            default_region=self.default_region,
+            on_invalid=self.on_invalid,
+            log=self.log,
+        )
         limit = hook.max_recipients_per_campaign
         parts = [recipients]
         if limit and len(recipients) > limit:
@@ -126,17 +198,8 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
             parts = list(iter_chunks(recipients, limit))
         ids: list[str] = []
         for index, chunk in enumerate(parts, start=1):
-            name = self.name if len(parts) == 1 else f"{self.name} (part {index}/{len(parts)})"
-            spec = CampaignSpec(
-                name=name,
-                template=self.template,
-                account=self.account,
-                recipients=chunk,
-                template_params=self.template_params,
-                scheduled_at=self.scheduled_at,
-                description=self.description,
-                options=self.vendor_options,
-            )
+            name = base.name if len(parts) == 1 else f"{base.name} (part {index}/{len(parts)})"
+            spec = dataclasses.replace(base, name=name, recipients=chunk)
             marker = idempotency_marker(context, f"part{index}" if len(parts) > 1 else "")
             created = self._create_once(hook, spec, marker)
             self.log.info(
@@ -180,11 +243,12 @@ class _WaitingOperator(CampaignOperatorBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_campaign_id_at_parse(campaign_id)
         self.campaign_id = campaign_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.poll_interval = seconds(poll_interval, "poll_interval", minimum=MIN_POLL_INTERVAL)
+        self.wait_timeout = seconds(timeout, "timeout", minimum=0, allow_equal=False)
         self.accept_statuses = list(accept_statuses)
         CompletionRule(accept_statuses=self.accept_statuses)  # validate at parse time
 
@@ -232,8 +296,9 @@ class WhatsAppStartCampaignOperator(_WaitingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.require_supported("start")
-        self.push_campaign_url(context, str(self.campaign_id))
-        stats = self.hook.start_campaign(str(self.campaign_id))
+        campaign_id = self.hook.check_campaign_id(self.campaign_id)
+        self.push_campaign_url(context, campaign_id)
+        stats = self.hook.start_campaign(campaign_id)
         self.log.info("%s campaign %s is %s", stats.provider, stats.campaign_id, stats.vendor_status)
         if not self.wait_for_completion:
             return stats.to_dict()
@@ -252,12 +317,15 @@ class WhatsAppCampaignStatsOperator(CampaignOperatorBase):
 
     def __init__(self, *, campaign_id: str, stats_options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_campaign_id_at_parse(campaign_id)
         self.campaign_id = campaign_id
-        self.stats_options = stats_options or {}
+        self.stats_options = stats_options if is_deferred(stats_options) else mapping(stats_options, *STATS_OPTIONS)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.push_campaign_url(context, str(self.campaign_id))
-        stats = self.hook.get_campaign_stats(str(self.campaign_id), **self.stats_options)
+        campaign_id = self.hook.check_campaign_id(self.campaign_id)
+        options = mapping(self.stats_options, *STATS_OPTIONS)
+        self.push_campaign_url(context, campaign_id)
+        stats = self.hook.get_campaign_stats(campaign_id, **options)
         log_funnel(self.log, stats)
         return stats.to_dict()
 
@@ -267,13 +335,15 @@ class _TransitionOperator(CampaignOperatorBase):
 
     def __init__(self, *, campaign_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_campaign_id_at_parse(campaign_id)
         self.campaign_id = campaign_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.require_supported(self.verb)
-        self.push_campaign_url(context, str(self.campaign_id))
+        campaign_id = self.hook.check_campaign_id(self.campaign_id)
+        self.push_campaign_url(context, campaign_id)
         action = getattr(self.hook, f"{self.verb}_campaign")
-        stats: CampaignStats = action(str(self.campaign_id))
+        stats: CampaignStats = action(campaign_id)
         self.log.info("%s campaign %s is now %s", stats.provider, stats.campaign_id, stats.vendor_status)
         return stats.to_dict()
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_whatsapp_campaigns.exceptions import WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.links import CAMPAIGN_URL_KEY, WhatsAppCampaignLink
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+from airflow_provider_whatsapp_campaigns.validation import check_at_parse
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook, hook_class_for
 from airflow_provider_whatsapp_campaigns.version_compat import (
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 
 
 UI_COLOR = "#dcf8c6"  # WhatsApp's outgoing-bubble green
+
+
+def check_campaign_id_at_parse(campaign_id: Any) -> None:
+    """Empty, blank or ``None`` ids are refused when the DAG is parsed; the vendor's format at run time."""
+    check_at_parse(campaign_id, "campaign_id", "create.output or the vendor's campaign id", numbers=True)
 
 
 def deferrable_default() -> bool:

@@ -12,14 +12,25 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase, check_campaign_id_at_parse
 from airflow_provider_whatsapp_campaigns.phones import mask_phone
+from airflow_provider_whatsapp_campaigns.validation import (
+    check_at_parse,
+    check_local_path,
+    is_deferred,
+    mapping,
+    one_of,
+    shown,
+)
 from airflow_provider_whatsapp_campaigns.vendors.spec import CONTACT_COLUMNS
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 FORMATS = ("csv", "jsonl")
+PATH_EXAMPLE = "'exports/{{ ds }}/recipients.csv'"
+CONTACT_OPTIONS = ("contact_options", '{"status": "failed"}')
 
 
 class WhatsAppExportContactsOperator(CampaignOperatorBase):
@@ -46,13 +57,20 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if file_format is not None and file_format not in FORMATS:
-            raise ValueError(f"file_format must be one of {FORMATS}, got {file_format!r}")
+        if file_format is not None:
+            one_of(file_format, "file_format", FORMATS)
+        if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
+            raise ValidationError(f"log_every must be a whole number of rows, at least 1, got {shown(log_every)}")
+        check_campaign_id_at_parse(campaign_id)
+        if isinstance(path, str) or path is None:
+            check_at_parse(path, "path", PATH_EXAMPLE)
         self.campaign_id = campaign_id
         self.path = path
         self.file_format = file_format
-        self.contact_options = contact_options or {}
-        self.log_every = max(1, int(log_every))
+        self.contact_options = (
+            contact_options if is_deferred(contact_options) else mapping(contact_options, *CONTACT_OPTIONS)
+        )
+        self.log_every = log_every
 
     def _format(self) -> str:
         if self.file_format:
@@ -62,7 +80,13 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.hook
         hook.require_supported("contacts")
-        self.push_campaign_url(context, str(self.campaign_id))
+        campaign_id = hook.check_campaign_id(self.campaign_id)
+        options = mapping(self.contact_options, *CONTACT_OPTIONS)
+        if isinstance(self.path, str):
+            check_at_parse(self.path, "path", PATH_EXAMPLE)
+            if "://" not in self.path:
+                check_local_path(self.path, "path")
+        self.push_campaign_url(context, campaign_id)
         fmt = self._format()
         started = time.monotonic()
         rows = 0
@@ -71,7 +95,7 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
             if writer is not None:
                 writer.writeheader()
             last_phone = ""
-            for raw in hook.iter_contacts(str(self.campaign_id), **self.contact_options):
+            for raw in hook.iter_contacts(campaign_id, **options):
                 row = hook.contact_row(raw)
                 if writer is not None:
                     writer.writerow(row)
@@ -91,7 +115,7 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
         self.log.info(
             "exported %d rows to %s in %.1f s (%.0f rows/s)", rows, self.path, elapsed, rows / max(elapsed, 1e-9)
         )
-        return {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": str(self.campaign_id)}
+        return {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": campaign_id}
 
 
 class _AtomicWriter:
@@ -103,6 +127,16 @@ class _AtomicWriter:
         self.local = isinstance(target, (str, os.PathLike)) and "://" not in str(target)
 
     def __enter__(self) -> io.TextIOBase:
+        try:
+            return self._open()
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long, no such directory …
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ValidationError(
+                f"path {shown(str(self.target))}: cannot write the export there ({reason}); pass a writable "
+                f"local path or an ObjectStoragePath such as {PATH_EXAMPLE}"
+            ) from None
+
+    def _open(self) -> io.TextIOBase:
         if self.local:
             directory = os.path.dirname(os.path.abspath(os.fspath(self.target)))
             os.makedirs(directory, exist_ok=True)

@@ -8,9 +8,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.links import WhatsAppCampaignLink
 from airflow_provider_whatsapp_campaigns.operators.common import (
     UI_COLOR,
+    check_campaign_id_at_parse,
     log_funnel,
     push_campaign_url,
     resume_from_event,
@@ -20,6 +22,7 @@ from airflow_provider_whatsapp_campaigns.triggers.campaign import (
     WhatsAppCampaignTrigger,
     failure_message,
 )
+from airflow_provider_whatsapp_campaigns.validation import MIN_POLL_INTERVAL, is_deferred, mapping, seconds
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook
 from airflow_provider_whatsapp_campaigns.version_compat import (
@@ -63,20 +66,23 @@ class WhatsAppCampaignSensor(BaseSensorOperator):
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
-        if isinstance(timeout, timedelta):
-            timeout = timeout.total_seconds()
+        poke_interval = seconds(poke_interval, "poke_interval", minimum=MIN_POLL_INTERVAL)
+        timeout = seconds(timeout, "timeout", minimum=0, allow_equal=False)
+        check_campaign_id_at_parse(campaign_id)
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.conn_id = conn_id
         self.campaign_id = campaign_id
         self.completion = completion
         self.settle_polls = settle_polls
         self.accept_statuses = list(accept_statuses)
-        self.stats_options = stats_options or {}
+        self.stats_options = (
+            stats_options if is_deferred(stats_options) else mapping(stats_options, "stats_options", '{"start_time": …}')
+        )
         self.deferrable = deferrable
         self._url_pushed = False
         self._rule = CompletionRule(completion, settle_polls, self.accept_statuses)  # validates at parse time
         if completion == "settled" and self.mode == "reschedule" and not deferrable:
-            raise ValueError(
+            raise ValidationError(
                 "completion='settled' compares counters across polls, which reschedule mode cannot remember; "
                 "use mode='poke' or deferrable=True"
             )
@@ -86,10 +92,12 @@ class WhatsAppCampaignSensor(BaseSensorOperator):
         return get_hook(self.conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        campaign_id = self.hook.check_campaign_id(self.campaign_id)
         if not self._url_pushed:
-            push_campaign_url(context, self.hook, str(self.campaign_id))
+            push_campaign_url(context, self.hook, campaign_id)
             self._url_pushed = True
-        stats = self.hook.get_campaign_stats(str(self.campaign_id), **self.stats_options)
+        options = mapping(self.stats_options, "stats_options", '{"start_time": …}')
+        stats = self.hook.get_campaign_stats(campaign_id, **options)
         verdict = self._rule.evaluate(stats)
         if verdict == "failed":
             log_funnel(self.log, stats)

@@ -11,8 +11,16 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_whatsapp_campaigns.exceptions import WhatsAppCampaignError, is_transient
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError, is_transient
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
+from airflow_provider_whatsapp_campaigns.validation import (
+    MIN_POLL_INTERVAL,
+    mapping,
+    one_of,
+    require_text,
+    seconds,
+    shown,
+)
 
 COMPLETION_MODES = ("status", "settled")
 
@@ -43,13 +51,18 @@ class CompletionRule:
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.completion not in COMPLETION_MODES:
-            raise ValueError(f"completion must be one of {COMPLETION_MODES}, got {self.completion!r}")
-        if self.settle_polls < 2:
-            raise ValueError("settle_polls must be at least 2 (one poll cannot show counters settling)")
+        one_of(self.completion, "completion", COMPLETION_MODES)
+        if isinstance(self.settle_polls, bool) or not isinstance(self.settle_polls, int) or self.settle_polls < 2:
+            raise ValidationError(
+                f"settle_polls must be a whole number, at least 2 (one poll cannot show counters settling), "
+                f"got {shown(self.settle_polls)}"
+            )
         unknown = set(self.accept_statuses) - {s.value for s in CampaignStatus}
-        if unknown:
-            raise ValueError(f"accept_statuses has unknown statuses: {sorted(unknown)}")
+        if isinstance(self.accept_statuses, str) or unknown:
+            raise ValidationError(
+                f"accept_statuses must list statuses among {', '.join(s.value for s in CampaignStatus)}, "
+                f"got {shown(self.accept_statuses)}"
+            )
 
     def evaluate(self, stats: CampaignStats) -> str:
         """``done``, ``failed`` or ``waiting``."""
@@ -96,16 +109,23 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         history: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
-        self.conn_id = conn_id
-        self.campaign_id = str(campaign_id)
-        self.end_time = float(end_time)
-        self.poll_interval = float(poll_interval)
+        self.conn_id = require_text(conn_id, "conn_id", "'whatomate_default'")
+        self.campaign_id = require_text(campaign_id, "campaign_id", "the campaign's id", numbers=True)
+        self.end_time = seconds(end_time, "end_time", minimum=0)
+        self.poll_interval = seconds(poll_interval, "poll_interval", minimum=MIN_POLL_INTERVAL)
         self.completion = completion
-        self.settle_polls = int(settle_polls)
+        self.settle_polls = settle_polls
         self.accept_statuses = list(accept_statuses)
-        self.stats_options = dict(stats_options or {})
-        self.max_consecutive_failures = int(max_consecutive_failures)
+        self.stats_options = mapping(stats_options, "stats_options", '{"start_time": …}')
+        if isinstance(max_consecutive_failures, bool) or not isinstance(max_consecutive_failures, int) or (
+            max_consecutive_failures < 1
+        ):
+            raise ValidationError(
+                f"max_consecutive_failures must be a whole number, at least 1, got {shown(max_consecutive_failures)}"
+            )
+        self.max_consecutive_failures = max_consecutive_failures
         self.history = list(history or [])
+        CompletionRule(completion, settle_polls, self.accept_statuses)  # the same checks as the sensor's
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (

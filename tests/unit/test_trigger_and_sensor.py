@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_whatsapp_campaigns.exceptions import NotFound, RateLimited
+from airflow_provider_whatsapp_campaigns.exceptions import NotFound, RateLimited, ValidationError
 from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppStartCampaignOperator
 from airflow_provider_whatsapp_campaigns.operators.common import resume_from_event
 from airflow_provider_whatsapp_campaigns.sensors.campaign import WhatsAppCampaignSensor
@@ -73,7 +73,7 @@ def test_settled_rule_needs_pending_zero_and_unchanged_counters():
 
 @pytest.mark.parametrize("kwargs", [{"completion": "vibes"}, {"settle_polls": 1}, {"accept_statuses": ["gone"]}])
 def test_rule_rejects_bad_options(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError, match=next(iter(kwargs))):
         CompletionRule(**kwargs)
 
 
@@ -269,7 +269,7 @@ def test_deferrable_sensor_defers_only_when_not_done(sandbox, sandbox_conns):
 
 
 def test_settled_is_refused_in_reschedule_mode():
-    with pytest.raises(ValueError, match="reschedule"):
+    with pytest.raises(ValidationError, match="reschedule"):
         WhatsAppCampaignSensor(
             task_id="s", conn_id="insider_whatsapp_default", campaign_id="1", completion="settled", mode="reschedule"
         )

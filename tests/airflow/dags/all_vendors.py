@@ -32,7 +32,7 @@ with DAG(
         campaign_id="1001",
         completion="settled",
         settle_polls=2,
-        poke_interval=0.2,
+        poke_interval=1,
         timeout=60,
         mode="poke",
     )
