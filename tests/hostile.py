@@ -285,3 +285,12 @@ def error_texts(exc: BaseException) -> list[str]:
     if to_dict is not None:
         texts.append(json.dumps(to_dict(), default=str))
     return texts
+
+
+# A well-formed campaign id per connection type: ids are checked per vendor before any request
+# (Whatomate takes UUIDs, Insider positive integers), so a hostile-answer test must pass that check.
+WELL_FORMED_IDS = {"whatomate": "5b1c7c9e-0000-4000-a000-000000000042", "whatomate_jwt": "5b1c7c9e-0000-4000-a000-000000000042"}
+
+
+def campaign_id_for(conn_type: str) -> str:
+    return WELL_FORMED_IDS.get(conn_type, "42")

@@ -34,7 +34,7 @@ from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from airflow_provider_whatsapp_campaigns.vendors.insider.auth import clear_token_cache
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import clear_jwt_cache
-from tests.hostile import HostileServer, Received, Reply, encodings, error_texts, leaked
+from tests.hostile import HostileServer, Received, Reply, campaign_id_for, encodings, error_texts, leaked
 
 API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
 CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
@@ -381,7 +381,8 @@ def poll(script: Script, runner: asyncio.Runner, conn_type: str, mode: str, api:
     hook = get_hook(f"fuzz_{conn_type}")
     outcome: Any
     try:
-        outcome = hook.get_campaign_stats("42") if mode == "sync" else runner.run(hook.aget_campaign_stats("42"))
+        cid = campaign_id_for(conn_type)
+        outcome = hook.get_campaign_stats(cid) if mode == "sync" else runner.run(hook.aget_campaign_stats(cid))
     except Exception as exc:
         outcome = exc
     finally:
@@ -412,7 +413,9 @@ def test_fuzz_trigger_poll(script: Script, runner: asyncio.Runner, conn_type: st
     script.api, script.auth = api, auth
     script.records.clear()
     _fresh_auth_caches()
-    trigger = WhatsAppCampaignTrigger(f"fuzz_{conn_type}", "42", end_time=time.time() - 1, poll_interval=0)
+    trigger = WhatsAppCampaignTrigger(
+        f"fuzz_{conn_type}", campaign_id_for(conn_type), end_time=time.time() - 1, poll_interval=1
+    )
 
     async def collect() -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]

@@ -25,7 +25,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
-from tests.hostile import HostileServer, Received, Reply, encodings, error_texts, leaked, reply
+from tests.hostile import HostileServer, Received, Reply, campaign_id_for, encodings, error_texts, leaked, reply
 
 API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
 CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
@@ -83,7 +83,8 @@ def make_hook(airflow_conn, conn_type: str, host: str, **extra):
     return get_hook(conn_id)
 
 
-def stats(hook, mode: str, campaign_id: str = "42"):
+def stats(hook, mode: str, campaign_id: str | None = None):
+    campaign_id = campaign_id or campaign_id_for(hook.conn_type)
     if mode == "sync":
         return hook.get_campaign_stats(campaign_id)
     return asyncio.run(hook.aget_campaign_stats(campaign_id))
@@ -188,7 +189,9 @@ def test_huge_vendor_message_and_code_are_capped(vendor, airflow_conn, mode):
 def test_trigger_error_event_carries_only_scrubbed_text(vendor, airflow_conn):
     vendor.answer(auth_then(echo_everything))
     make_hook(airflow_conn, "whatomate_jwt", vendor.url)
-    trigger = WhatsAppCampaignTrigger("hostile_whatomate_jwt", "42", end_time=time.time() + 60, poll_interval=0)
+    trigger = WhatsAppCampaignTrigger(
+        "hostile_whatomate_jwt", campaign_id_for("whatomate_jwt"), end_time=time.time() + 60, poll_interval=1
+    )
 
     async def collect() -> list[dict]:
         return [event.payload async for event in trigger.run()]
@@ -422,7 +425,7 @@ def test_a_huge_or_odd_expires_in_is_not_a_crash(vendor, airflow_conn, expires_i
 @pytest.mark.parametrize("boom", [RuntimeError, RecursionError, KeyError, AttributeError, OverflowError])
 def test_any_unexpected_exception_in_the_trigger_becomes_an_error_event(vendor, airflow_conn, caplog, capfd, boom):
     make_hook(airflow_conn, "waplify", vendor.url)
-    trigger = WhatsAppCampaignTrigger("hostile_waplify", "42", end_time=time.time() + 60, poll_interval=0)
+    trigger = WhatsAppCampaignTrigger("hostile_waplify", "42", end_time=time.time() + 60, poll_interval=1)
 
     async def explode(*args, **kwargs):
         raise boom(f"vendor said {API_KEY}")

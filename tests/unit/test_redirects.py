@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
-from tests.hostile import HostileServer, Received, Reply, leaked, reply
+from tests.hostile import HostileServer, Received, Reply, campaign_id_for, leaked, reply
 
 API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
 CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
@@ -92,9 +92,9 @@ def test_redirect_is_a_typed_error_and_the_other_host_gets_no_credential(
     hook = get_hook(conn_id)
     with pytest.raises(WhatsAppCampaignError) as info:
         if mode == "sync":
-            hook.get_campaign_stats("42")
+            hook.get_campaign_stats(campaign_id_for(conn_type))
         else:
-            asyncio.run(hook.aget_campaign_stats("42"))
+            asyncio.run(hook.aget_campaign_stats(campaign_id_for(conn_type)))
     assert leaked([r.text() for r in other.received], SECRETS) == []
     assert other.received == [], "the provider must not follow a vendor's redirect at all"
     assert isinstance(info.value, UnexpectedResponse)
