@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import phonenumbers
-
 # A run of 8+ digits, optionally with a leading + and single separators: what a phone looks like in text.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\d(?:[ \-.]?\d){7,15}(?![\w])")
 
@@ -37,6 +35,8 @@ class InvalidPhone:
 
 def to_e164(value: str, default_region: str | None = None) -> str:
     """Parse and validate one number; raise ``ValueError`` with a reason a person can act on."""
+    import phonenumbers  # imported on first use: DAG files that only import operators never pay for it
+
     text = str(value).strip()
     if not text:
         raise ValueError("empty phone number")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import msgspec
 
 from airflow_provider_whatsapp_campaigns._http.transport import UnreadableAnswer, load_json
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
@@ -17,6 +22,54 @@ from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 PHONE_KEYS = ("phone", "phone_number", "msisdn", "number")
 NAME_KEYS = ("name", "recipient_name")
 MAX_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ValidatedRecipient(Recipient):
+    """A recipient whose phone :func:`load_recipients` already normalized to E.164 (not parsed again)."""
+
+
+class RecipientSpool(Sequence[Recipient]):
+    """Validated recipients spilled to an anonymous temporary file, read back on every iteration.
+
+    The first pass over a recipients file validates every row before anything is sent; keeping a
+    million rows in memory meanwhile would cost hundreds of MB, so they wait on disk instead and
+    the second pass streams them out batch by batch.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the spool; deleted on close
+        self._count = 0
+        self._encoder = msgspec.json.Encoder()
+
+    def append(self, recipient: Recipient) -> None:
+        self._file.write(self._encoder.encode((recipient.phone, recipient.name, recipient.params)))
+        self._file.write(b"\n")
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Recipient]:
+        self._file.flush()
+        self._file.seek(0)
+        decode = msgspec.json.Decoder(tuple[str, str | None, dict[str, str]]).decode
+        for line in itertools.islice(self._file, self._count):
+            phone, name, params = decode(line)
+            yield ValidatedRecipient(phone, name, params)
+
+    @overload
+    def __getitem__(self, index: int) -> Recipient: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Recipient]: ...
+
+    def __getitem__(self, index: int | slice) -> Recipient | Sequence[Recipient]:
+        if isinstance(index, slice):
+            return list(itertools.islice(self, *index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return next(itertools.islice(self, index % self._count, None))
 
 
 def _open_text(source: Any) -> io.TextIOBase:
@@ -86,42 +139,53 @@ def _parse_rendered_list(text: str) -> list[Any]:
 
 def load_recipients(
     source: Any, *, default_region: str | None = None, on_invalid: str = "fail", log: Any = None
-) -> list[Recipient]:
-    """Read and validate every recipient first; the error names each bad row (masked)."""
+) -> Sequence[Recipient]:
+    """Read and validate every recipient first; the error names each bad row (masked).
+
+    A file is read once to validate (its valid rows wait in a :class:`RecipientSpool` on disk) and
+    streamed again while sending, so memory stays flat in the file's size; a list stays a list.
+    """
     if source is None:
         raise ValidationError("recipients are required: a list of phone numbers or a CSV / JSON-lines path")
     if isinstance(source, str) and source.lstrip().startswith("["):
         source = _parse_rendered_list(source)
-    rows: Iterable[Any] = _rows_from_file(source) if _is_path(source) else source
-    valid: list[Recipient] = []
+    from_file = _is_path(source)
+    rows: Iterable[Any] = _rows_from_file(source) if from_file else source
+    valid: list[Recipient] | RecipientSpool = RecipientSpool() if from_file else []
     invalid: list[InvalidPhone] = []
-    seen: set[str] = set()
+    invalid_count = 0
+    seen: set[int] = set()  # E.164 numbers as integers: a third of the memory of the strings
     duplicates = 0
     for index, row in enumerate(rows):
         try:
             phone, name, params = _row_to_recipient(row)
             e164 = to_e164(phone, default_region)
         except ValueError as exc:
-            invalid.append(
-                InvalidPhone(index, str(row.get("phone", "")) if isinstance(row, Mapping) else str(row), str(exc))
-            )
+            invalid_count += 1
+            if len(invalid) < MAX_SHOWN:
+                invalid.append(
+                    InvalidPhone(index, str(row.get("phone", "")) if isinstance(row, Mapping) else str(row), str(exc))
+                )
             continue
-        if e164 in seen:
+        number = int(e164[1:])
+        if number in seen:
             duplicates += 1
             continue
-        seen.add(e164)
-        valid.append(Recipient(e164, name, params))
+        seen.add(number)
+        valid.append(ValidatedRecipient(e164, name, params))
+    del seen
     if invalid and on_invalid == "fail":
-        shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
-        more = f" (and {len(invalid) - MAX_SHOWN} more)" if len(invalid) > MAX_SHOWN else ""
-        raise ValidationError(f"{len(invalid)} invalid recipient(s), nothing was sent: {shown}{more}")
+        shown = "; ".join(i.describe() for i in invalid)
+        more = f" (and {invalid_count - MAX_SHOWN} more)" if invalid_count > MAX_SHOWN else ""
+        raise ValidationError(f"{invalid_count} invalid recipient(s), nothing was sent: {shown}{more}")
     if log is not None and (invalid or duplicates):
-        shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
+        shown = "; ".join(i.describe() for i in invalid)
+        more = f" (and {invalid_count - MAX_SHOWN} more)" if invalid_count > MAX_SHOWN else ""
         log.warning(
             "skipped %d invalid and %d duplicate recipient(s)%s",
-            len(invalid),
+            invalid_count,
             duplicates,
-            f": {shown}" if shown else "",
+            f": {shown}{more}" if shown else "",
         )
     if not valid:
         raise ValidationError("no valid recipients: nothing to send")

@@ -117,7 +117,7 @@ INTERESTING = (
     ("[DAG TEST] starting task_id=", "task"),
     ("Pausing task as DEFERRED", "deferred"),
     ("[DAG TEST] running trigger in line", "trigger"),
-    ("next poll in", "poll"),
+    ("; polling every", "poll"),
     ("[DAG TEST] Trigger completed", "resumed"),
     (" created (", "created"),
     ("is processing", "started"),

@@ -7,16 +7,13 @@ import dataclasses
 import enum
 import http.client
 import http.cookiejar
+import io
 import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
@@ -27,6 +24,7 @@ from airflow_provider_whatsapp_campaigns._http.limits import async_limiter, sync
 from airflow_provider_whatsapp_campaigns._http.scrub import Scrubber
 from airflow_provider_whatsapp_campaigns._http.transport import (
     USER_AGENT,
+    BodyStream,
     UnreadableAnswer,
     aiohttp_params,
     aread_capped,
@@ -52,6 +50,9 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 )
 from airflow_provider_whatsapp_campaigns.phones import mask_phones_in_text
 from airflow_provider_whatsapp_campaigns.version_compat import mask_secret
+
+if TYPE_CHECKING:  # requests and aiohttp are imported by the first request of their kind, not by DAG files
+    import requests
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.http")
 
@@ -85,6 +86,10 @@ class RequestCore:
     def scrub(self, text: str) -> str:
         """Text for a message or a log line: every form of every secret and every phone number masked."""
         return mask_phones_in_text(self._scrubber(text))
+
+    def holds_secret(self, text: str) -> bool:
+        """True when ``text`` contains any form of any registered secret."""
+        return self._scrubber.found(text)
 
     def scrub_result(self, value: Any) -> Any:
         """A verb's result with every form of every secret removed from its strings.
@@ -174,29 +179,54 @@ class RequestCore:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
             session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            # requests re-reads the environment (proxies, CA bundle) on every request, ~1 ms each: a
+            # 1,000-page export paid a second for it. Proxies are read once here (the CA bundle is
+            # passed per request, see _verify); .netrc is not consulted: every call has its credentials.
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
             self._session = session
         return self._session
 
     def _send(self, call: Call) -> Response:
-        limiter = sync_limiter(self.config)
+        limiter = sync_limiter(self.config) if call.throttled else None
+        try:
+            if limiter is not None:
+                limiter.acquire(self.config.conn_id)
+            return self._send_once(call)
+        except (RateLimited, VendorUnavailable) as exc:
+            if not self._should_retry(exc):
+                raise
+            failed: BaseException | None = exc
+        # Only a failed first attempt builds the retry policy (most requests never need it);
+        # tenacity then sees that failure as its attempt 1.
         for attempt in Retrying(sleep=self.sleep, **self._retry_args()):
             with attempt:
+                if failed is not None:
+                    error, failed = failed, None
+                    raise error
                 if limiter is not None:
                     limiter.acquire(self.config.conn_id)
                 return self._send_once(call)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, call: Call) -> Response:
+        import requests
+        import urllib3
+
         started = time.monotonic()
         url, headers = self.url(call), self._headers(call)
+        body: Any = None
         try:
-            with self.session.request(
+            raw = self.session.request(
                 call.method,
                 url,
                 json=call.json,
@@ -207,9 +237,16 @@ class RequestCore:
                 verify=self._verify(url),
                 allow_redirects=False,
                 stream=True,
-            ) as raw:
-                content = read_capped(raw.headers.get("content-length"), raw.iter_content(64 * 1024))
-                status, raw_headers, cookies = raw.status_code, lower_headers(raw.headers), jar_dict(raw.cookies)
+            )
+            status, raw_headers, cookies = raw.status_code, lower_headers(raw.headers), jar_dict(raw.cookies)
+            if call.read_body is not None and 200 <= status < 300:
+                # The flow reads the body as it arrives (possibly lazily, after this returns); the
+                # connection goes back to the pool once the body is read to its end.
+                body = call.read_body(io.BufferedReader(BodyStream(raw.raw, self.vendor, self.config.host or "")))
+            else:
+                with raw:
+                    content = read_capped(raw.headers.get("content-length"), raw.iter_content(64 * 1024))
+                body = self._decode(content, status)
         except UnreadableAnswer as exc:
             raise self._unreadable(exc) from None
         except requests.exceptions.SSLError as exc:
@@ -234,19 +271,32 @@ class RequestCore:
             raise self._transport_error(call, exc, sent=True) from None
         except ValueError as exc:  # URL or header building the checks above did not foresee
             raise self._request_error(exc) from None
-        return self._finish(call, url, Response(status, self._decode(content, status), raw_headers, cookies), started)
+        return self._finish(call, url, Response(status, body, raw_headers, cookies), started)
 
     # ---- async transport
     async def _asend(self, call: Call) -> Response:
-        limiter = await async_limiter(self.config)
+        limiter = await async_limiter(self.config) if call.throttled else None
+        try:
+            if limiter is not None:
+                await limiter.acquire_async(self.config.conn_id)
+            return await self._asend_once(call)
+        except (RateLimited, VendorUnavailable) as exc:
+            if not self._should_retry(exc):
+                raise
+            failed: BaseException | None = exc
         async for attempt in AsyncRetrying(sleep=self.asleep, **self._retry_args()):
             with attempt:
+                if failed is not None:
+                    error, failed = failed, None
+                    raise error
                 if limiter is not None:
                     await limiter.acquire_async(self.config.conn_id)
                 return await self._asend_once(call)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _asend_once(self, call: Call) -> Response:
+        import aiohttp
+
         started = time.monotonic()
         url, headers = self.url(call), self._headers(call)
         verify = self._verify(url)
@@ -278,7 +328,14 @@ class RequestCore:
                 raise self._transport_error(call, exc, sent=True) from None
             except ValueError as exc:  # URL or header building the checks above did not foresee
                 raise self._request_error(exc) from None
-        return self._finish(call, url, Response(status, self._decode(content, status), raw_headers, cookies), started)
+        if call.read_body is not None and 200 <= status < 300:
+            try:
+                body = call.read_body(io.BytesIO(content))
+            except UnreadableAnswer as exc:
+                raise self._unreadable(exc, status) from None
+        else:
+            body = self._decode(content, status)
+        return self._finish(call, url, Response(status, body, raw_headers, cookies), started)
 
     # ---- what both transports send and trust
     def _headers(self, call: Call) -> dict[str, str]:

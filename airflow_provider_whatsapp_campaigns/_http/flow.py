@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError, WhatsAppCampaignError
@@ -31,6 +31,14 @@ class Call:
     idempotent: bool = True
     headers: Mapping[str, str] | None = None
     path_params: Mapping[str, Any] | None = None
+    # Reads a success body itself, from a binary file: the socket as the body arrives (sync) or the
+    # received bytes (async). What it returns is Response.body and may be lazy (a huge answer parsed
+    # while it streams): the flow must consume it before its next call. Bulk reads use it for a
+    # typed fast path and for flat memory; anything it does not recognise goes to decode_body.
+    read_body: Callable[[IO[bytes]], Any] | None = None
+    # False for the sequential page reads of a bulk export: one request in flight at a time, not
+    # counted against the connection's rate limit (which paces polls and state changes).
+    throttled: bool = True
 
     def __post_init__(self) -> None:
         if self.path.startswith(("http://", "https://")):
@@ -109,16 +117,15 @@ def drive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
         raise UnexpectedResponse(f"flow emitted {type(item).__name__} where a single result was expected")
 
 
-async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncIterator[Any]:
-    """Async twin of :func:`drive_iter` (async generators cannot return: use :func:`adrive` for results)."""
+async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncGenerator[Any, None]:
+    """Async twin of :func:`drive_iter` for what a flow emits (its return value is dropped: async
+    generators cannot return one; use :func:`adrive` for results)."""
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
             step = _step(flow, value, error)
-        except StopIteration as stop:
-            if stop.value is not None:
-                yield _Result(stop.value)
+        except StopIteration:
             return
         value, error = None, None
         if isinstance(step, Emit):
@@ -130,20 +137,27 @@ async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncIter
             error = exc
 
 
-@dataclass(frozen=True)
-class _Result:
-    value: Any
-
-
 async def adrive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
-    async for item in adrive_iter(flow, send):
-        if isinstance(item, _Result):
-            return item.value  # type: ignore[no-any-return]
-        raise UnexpectedResponse(f"flow emitted {type(item).__name__} where a single result was expected")
-    return None  # type: ignore[return-value]
+    """Run a flow to its result. A plain coroutine, not built on :func:`adrive_iter`: an async
+    generator abandoned after its result would be finalized through the event loop on every call."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = _step(flow, value, error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        if isinstance(step, Emit):
+            flow.close()
+            raise UnexpectedResponse(f"flow emitted {type(step.item).__name__} where a single result was expected")
+        try:
+            value = await send(step)
+        except WhatsAppCampaignError as exc:
+            error = exc
 
 
-def iter_chunks(items: Iterator[T] | list[T], size: int) -> Iterator[list[T]]:
+def iter_chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Fixed-size batches; never yields an empty batch."""
     batch: list[T] = []
     for item in items:

@@ -12,11 +12,13 @@ import math
 import threading
 import time
 import weakref
-from typing import Any
-
-from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket, Limiter, Rate, RedisBucket
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
+
+if TYPE_CHECKING:  # pyrate-limiter is imported when a limiter is first built, not by DAG files
+    from pyrate_limiter import Limiter, Rate
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def _rates(rps: float) -> list[Rate]:
 
     Either way no one-second window ever holds more than ``rps`` requests (sliding windows).
     """
+    from pyrate_limiter import Rate
+
     if rps <= 50:
         return [Rate(1, max(1, math.ceil(1000 / rps)))]
     return [Rate(max(1, math.floor(rps / 10)), 100)]
@@ -53,6 +57,8 @@ def sync_limiter(config: ConnectionConfig) -> Budget | None:
     key = _limiter_key(config, config.rate_limit)
     with _limiter_lock:
         if key not in _sync_limiters:
+            from pyrate_limiter import InMemoryBucket
+
             _sync_limiters[key] = Budget(config, _limiter(InMemoryBucket(_rates(config.rate_limit))))
         return _sync_limiters[key]
 
@@ -64,11 +70,15 @@ async def async_limiter(config: ConnectionConfig) -> Budget | None:
     per_loop = _async_limiters.setdefault(asyncio.get_running_loop(), {})
     key = _limiter_key(config, config.rate_limit)
     if key not in per_loop:
+        from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket
+
         per_loop[key] = Budget(config, _limiter(BucketAsyncWrapper(InMemoryBucket(_rates(config.rate_limit)))))
     return per_loop[key]
 
 
 def _limiter(bucket: Any) -> Limiter:
+    from pyrate_limiter import Limiter
+
     return Limiter(bucket, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
 
 
@@ -83,26 +93,34 @@ def _redis_error() -> type[Exception]:
     return RedisError
 
 
-class _RedisBucket(RedisBucket):
-    """pyrate-limiter's Redis bucket whose background leak outlives an outage (it tries again next round)."""
+@cache
+def _redis_bucket() -> Any:
+    """pyrate-limiter's Redis bucket whose background leak outlives an outage (it tries again next round).
 
-    def leak(self, current_timestamp: int | None = None) -> Any:
-        from redis.asyncio import Redis as AsyncRedis
+    Defined on first use: a module-level subclass would import pyrate-limiter with every DAG file.
+    """
+    from pyrate_limiter import RedisBucket
 
-        leak = super().leak
-        if isinstance(self.redis, AsyncRedis):
+    class _RedisBucket(RedisBucket):
+        def leak(self, current_timestamp: int | None = None) -> Any:
+            from redis.asyncio import Redis as AsyncRedis
 
-            async def tolerant() -> int:
-                try:
-                    return int(await leak(current_timestamp))  # type: ignore[misc]
-                except _redis_error():
-                    return 0
+            leak = super().leak
+            if isinstance(self.redis, AsyncRedis):
 
-            return tolerant()
-        try:
-            return leak(current_timestamp)
-        except _redis_error():
-            return 0
+                async def tolerant() -> int:
+                    try:
+                        return int(await leak(current_timestamp))  # type: ignore[misc]
+                    except _redis_error():
+                        return 0
+
+                return tolerant()
+            try:
+                return leak(current_timestamp)
+            except _redis_error():
+                return 0
+
+    return _RedisBucket
 
 
 class Budget:
@@ -159,7 +177,7 @@ class Budget:
 
                     rates, key, timeouts = self._redis_args()
                     client = redis.Redis.from_url(str(self.config.redis_url), **timeouts)
-                    self.shared = _limiter(_RedisBucket.init(rates, client, key))
+                    self.shared = _limiter(_redis_bucket().init(rates, client, key))
                 self.shared.try_acquire(name)
             except _redis_error() as exc:
                 self._fell_back(exc)
@@ -177,7 +195,7 @@ class Budget:
 
                     rates, key, timeouts = self._redis_args()
                     client = aioredis.Redis.from_url(str(self.config.redis_url), **timeouts)
-                    self.shared = _limiter(await _RedisBucket.init(rates, client, key))
+                    self.shared = _limiter(await _redis_bucket().init(rates, client, key))
                 await self.shared.try_acquire_async(name)
             except _redis_error() as exc:
                 self._fell_back(exc)

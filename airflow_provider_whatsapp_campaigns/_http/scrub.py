@@ -72,3 +72,6 @@ class Scrubber:
 
     def __call__(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def found(self, text: str) -> bool:
+        return self._pattern is not None and self._pattern.search(text) is not None

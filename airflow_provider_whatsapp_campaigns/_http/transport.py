@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import json
 import os
 import re
@@ -17,13 +18,14 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-import certifi
-
 from airflow_provider_whatsapp_campaigns import __version__
+from airflow_provider_whatsapp_campaigns.exceptions import VendorUnavailable
+
+if TYPE_CHECKING:  # aiohttp is imported by the first async request, not by DAG files
+    import aiohttp
 
 USER_AGENT = f"airflow-provider-whatsapp-campaigns/{__version__}"
 
@@ -43,6 +45,8 @@ async def shared_session(key: str) -> AsyncIterator[aiohttp.ClientSession]:
     per_loop = _async_sessions.setdefault(asyncio.get_running_loop(), {})
     lease = per_loop.get(key)
     if lease is None or lease.session.closed:
+        import aiohttp
+
         session = aiohttp.ClientSession(
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": USER_AGENT},
@@ -117,6 +121,34 @@ async def aread_capped(raw: aiohttp.ClientResponse) -> bytes:
         if len(body) > MAX_BODY_BYTES:
             raise _too_large()
     return bytes(body)
+
+
+class BodyStream(io.RawIOBase):
+    """A response body read as it arrives (for ``Call.read_body``); not held, so not capped by
+    :data:`MAX_BODY_BYTES`. A transfer that breaks off is a typed VendorUnavailable."""
+
+    def __init__(self, raw: Any, vendor: str, host: str) -> None:
+        super().__init__()
+        self.raw, self.vendor, self.host = raw, vendor, host
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        import http.client
+
+        import urllib3
+
+        try:
+            data = self.raw.read(len(buffer), decode_content=True)
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            raise VendorUnavailable(
+                f"the answer from {self.host} broke off ({type(exc).__name__}); try again", vendor=self.vendor
+            ) from None
+        if not data:
+            self.raw.release_conn()  # read to its end: the connection can serve the next page
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def load_json(text: str | bytes) -> Any:
@@ -209,6 +241,8 @@ def ca_bundle(verify: bool | str) -> str | None:
         return None
     if isinstance(verify, str):
         return verify
+    import certifi
+
     return next((os.environ[name] for name in CA_ENVIRONMENT if os.environ.get(name)), certifi.where())
 
 

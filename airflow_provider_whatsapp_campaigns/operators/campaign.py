@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from airflow_provider_whatsapp_campaigns.validation import (
     string_mapping,
 )
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
+from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
 from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
@@ -187,7 +188,8 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
             log=self.log,
         )
         limit = hook.max_recipients_per_campaign
-        parts = [recipients]
+        parts: Iterable[Sequence[Recipient]] = [recipients]
+        count = 1
         if limit and len(recipients) > limit:
             if self.split != "parts":
                 raise ValidationError(
@@ -195,12 +197,12 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
                     "Nothing was sent. Pass split='parts' to create several campaigns, or send fewer.",
                     vendor=hook.vendor,
                 )
-            parts = list(iter_chunks(recipients, limit))
+            parts, count = iter_chunks(recipients, limit), math.ceil(len(recipients) / limit)
         ids: list[str] = []
         for index, chunk in enumerate(parts, start=1):
-            name = base.name if len(parts) == 1 else f"{base.name} (part {index}/{len(parts)})"
+            name = base.name if count == 1 else f"{base.name} (part {index}/{count})"
             spec = dataclasses.replace(base, name=name, recipients=chunk)
-            marker = idempotency_marker(context, f"part{index}" if len(parts) > 1 else "")
+            marker = idempotency_marker(context, f"part{index}" if count > 1 else "")
             created = self._create_once(hook, spec, marker)
             self.log.info(
                 "%s campaign %s %s (%s recipients)",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-import io
-import json
 import os
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase, check_campaign_id_at_parse
@@ -90,26 +90,26 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
         fmt = self._format()
         started = time.monotonic()
         rows = 0
-        with _AtomicWriter(self.path) as handle:
-            writer = csv.DictWriter(handle, fieldnames=CONTACT_COLUMNS) if fmt == "csv" else None
-            if writer is not None:
-                writer.writeheader()
-            last_phone = ""
-            for raw in hook.iter_contacts(campaign_id, **options):
-                row = hook.contact_row(raw)
-                if writer is not None:
-                    writer.writerow(row)
+        next_log = self.log_every
+        with _AtomicWriter(self.path, binary=fmt == "jsonl") as handle:
+            if fmt == "csv":
+                writer = csv.writer(handle)
+                writer.writerow(CONTACT_COLUMNS)
+            encoder = msgspec.json.Encoder()
+            for page in hook.iter_contact_pages(campaign_id, **options):
+                if fmt == "csv":
+                    writer.writerows(msgspec.structs.astuple(row) for row in page)
                 else:
-                    handle.write(json.dumps(row, default=str) + "\n")
-                rows += 1
-                last_phone = str(row.get("phone") or "")
-                if rows % self.log_every == 0:
+                    handle.write(encoder.encode_lines(page))
+                rows += len(page)
+                if rows >= next_log and page:
+                    next_log = (rows // self.log_every + 1) * self.log_every
                     elapsed = time.monotonic() - started
                     self.log.info(
                         "exported %d rows (%.0f rows/s), last %s",
                         rows,
                         rows / max(elapsed, 1e-9),
-                        mask_phone(last_phone),
+                        mask_phone(str(page[-1].phone or "")),
                     )
         elapsed = time.monotonic() - started
         self.log.info(
@@ -121,12 +121,13 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
 class _AtomicWriter:
     """Write to a temporary sibling, rename over the target only on success."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, *, binary: bool = False) -> None:
         self.target: Any = target
+        self.binary = binary
         self.tmp: Any = None
         self.local = isinstance(target, (str, os.PathLike)) and "://" not in str(target)
 
-    def __enter__(self) -> io.TextIOBase:
+    def __enter__(self) -> Any:
         try:
             return self._open()
         except (ValueError, OSError) as exc:  # a NUL byte, a name too long, no such directory …
@@ -136,20 +137,20 @@ class _AtomicWriter:
                 f"local path or an ObjectStoragePath such as {PATH_EXAMPLE}"
             ) from None
 
-    def _open(self) -> io.TextIOBase:
+    def _open(self) -> Any:
         if self.local:
             directory = os.path.dirname(os.path.abspath(os.fspath(self.target)))
             os.makedirs(directory, exist_ok=True)
             fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".partial")
-            self.handle: Any = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self.handle: Any = os.fdopen(fd, "wb") if self.binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
         else:
             from airflow.providers.common.compat.sdk import ObjectStoragePath
 
             target = self.target if isinstance(self.target, ObjectStoragePath) else ObjectStoragePath(str(self.target))
             self.target = target
             self.tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
-            self.handle = self.tmp.open("w", encoding="utf-8", newline="")
-        return self.handle  # type: ignore[no-any-return]
+            self.handle = self.tmp.open("wb") if self.binary else self.tmp.open("w", encoding="utf-8", newline="")
+        return self.handle
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.handle.close()

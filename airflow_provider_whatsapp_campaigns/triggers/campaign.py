@@ -178,6 +178,7 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         rule = CompletionRule(self.completion, self.settle_polls, self.accept_statuses, list(self.history))
         failures = 0
         last: CampaignStats | None = None
+        logged_status: str | None = None
         while True:
             try:
                 last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
@@ -198,9 +199,12 @@ class WhatsAppCampaignTrigger(BaseTrigger):
                         "stats": last.to_dict(),
                         "message": failure_message(last),
                     }
-                self.log.info(
-                    "campaign %s is %s; next poll in %.0f s", self.campaign_id, last.vendor_status, self.poll_interval
-                )
+                # A line when the status changes, not on every poll (10,000 waits would log 10,000 lines a round).
+                if last.vendor_status != logged_status:
+                    logged_status = last.vendor_status
+                    self.log.info(
+                        "campaign %s is %s; polling every %.0f s", self.campaign_id, logged_status, self.poll_interval
+                    )
             left = self.end_time - _now()
             if left <= 0:
                 return {

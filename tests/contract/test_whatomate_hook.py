@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+import requests
 
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
@@ -80,7 +81,13 @@ def test_create_with_default_account_and_import(hook, sandbox):
     assert st["imported_count"] == 3
     rows = hook.list_recipients(created.campaign_id)
     assert [r["phone"] for r in rows] == phones(3)
-    assert rows[1]["recipient_name"] == "R1" and rows[1]["template_params"] == {"2": "promo"}
+    assert rows[1]["name"] == "R1"
+    raw = requests.get(
+        f"{sandbox.base_url('whatomate')}/api/campaigns/{created.campaign_id}/recipients",
+        headers={"X-API-Key": "whm_demo_key"},
+        timeout=30,
+    ).json()["data"]["recipients"]
+    assert raw[1]["template_params"] == {"2": "promo"}
     assert {r["status"] for r in rows} == {"pending"}
 
 
@@ -261,9 +268,10 @@ def test_full_run_to_completed(make_hook, sandbox):
     assert done.completed_at is not None and done.started_at is not None
     rows = list(hook.iter_contacts(created.campaign_id))
     assert len(rows) == 200 and sum(r["status"] == "failed" for r in rows) == 20
-    assert all(r["error_message"] for r in rows if r["status"] == "failed")
+    assert all(r["error"] for r in rows if r["status"] == "failed")
+    assert len({r["recipient_id"] for r in rows}) == 200, "the server's recipient id, to join back"
     failed_rows = hook.list_recipients(created.campaign_id, status="failed")
-    assert len(failed_rows) == 20 and hook.contact_row(failed_rows[0])["error"]
+    assert len(failed_rows) == 20 and all(r["error"] for r in failed_rows)
     assert hook.start_campaign(created.campaign_id).status is CampaignStatus.COMPLETED  # start after done: success
 
 

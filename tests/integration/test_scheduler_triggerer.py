@@ -161,6 +161,6 @@ def test_lifecycle_under_scheduler_and_triggerer(stack: Stack, sandbox: Any) -> 
     trigger_logs = sorted(task_dir.glob("attempt=1.log.trigger.*.log"))
     assert trigger_logs, sorted(p.name for p in task_dir.iterdir())
     trigger_log = trigger_logs[0].read_text(encoding="utf-8", errors="replace")
-    assert "WhatsAppCampaignTrigger" in trigger_log and "is processing; next poll in" in trigger_log, trigger_log
+    assert "WhatsAppCampaignTrigger" in trigger_log and "is processing; polling every" in trigger_log, trigger_log
     assert "Trigger fired event" in trigger_log, trigger_log
     assert run["tasks"]["wait_until_completed[-1]"]["try_number"] == 1  # resumed, not retried

@@ -56,7 +56,7 @@ def test_failed_export_leaves_no_file(sandbox, sandbox_conns, tmp_path):
 
 
 def test_jsonl_export_keeps_full_phones_and_logs_masked(sandbox, sandbox_conns, tmp_path, caplog, capsys):
-    op, target = export(tmp_path, "c.jsonl", "demo-campaign", log_every=50)
+    op, target = export(tmp_path, "c.jsonl", "demo-campaign", log_every=50, contact_options={"per_page": 50})
     caplog.set_level(logging.INFO)
     result = op.execute(context())
     logged = caplog.text + "".join(capsys.readouterr())

@@ -110,8 +110,7 @@ class SprlHook(WhatsAppCampaignHook):
                 )
                 return
             previous_first = first
-            for contact in contacts:
-                yield Emit(dict(contact))
+            yield Emit(self.contact_rows(contacts))
             current, last = lookup(data, "pagination.current_page"), lookup(data, "pagination.last_page")
             current, last = to_count(current), to_count(last)
             if current is not None and last is not None and current >= last:

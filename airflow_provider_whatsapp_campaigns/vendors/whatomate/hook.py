@@ -145,7 +145,7 @@ class WhatomateHook(_WhatomateWrites):
         return await self._arun(flow)  # type: ignore[no-any-return]
 
     def list_recipients(self, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:
-        """Per-recipient rows ``{phone, phone_number, recipient_name, status, error_message, …}``."""
+        """Per-recipient rows in the export columns ``{recipient_id, phone, name, status, error, …}``."""
         return list(self.iter_contacts(campaign_id, status=status))
 
     async def alist_recipients(self, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:

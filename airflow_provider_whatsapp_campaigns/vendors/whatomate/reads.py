@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from typing import Any
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+import msgspec
 
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Emit, Flow
+from airflow_provider_whatsapp_campaigns._http.transport import decode_body
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, to_count
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
+from airflow_provider_whatsapp_campaigns.vendors.spec import ContactRow
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import READ_COUNT_NOTE, unwrap_envelope
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.templates import list_templates_flow, pick_template
 
@@ -18,8 +23,139 @@ ACCOUNTS = "/api/accounts"
 ONE_CAMPAIGN = CAMPAIGNS + "/{campaign_id}"
 
 
-PAGE_LIMIT = 100  # newer servers cap ``limit`` at 100
+LIST_PAGE_LIMIT = 100  # newer servers cap a campaign list page at 100
+RECIPIENTS_PAGE_LIMIT = 1_000  # and a recipients page at 1,000 (older servers send every recipient at once)
 MAX_PAGES = 10_000  # a server that pages badly must never make us loop forever
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page as the paging loop needs it; ``number``/``limit`` are what the server echoed, if anything.
+
+    ``streamed``: ``items`` is a lazy iterator of item lists parsed while a huge answer arrives
+    (everything the server has, in one response).
+    """
+
+    items: Any
+    total: int | None
+    number: int | None
+    limit: int | None
+    streamed: bool = False
+
+
+class _Recipient(
+    msgspec.Struct,
+    rename={
+        "recipient_id": "id",
+        "phone": "phone_number",
+        "name": "recipient_name",
+        "error": "error_message",
+        "message_id": "whatsapp_message_id",
+    },
+):
+    """A recipient as the server names its fields, in :class:`ContactRow`'s field order."""
+
+    recipient_id: Any = None
+    phone: Any = None
+    name: Any = None
+    status: Any = None
+    error: Any = None
+    message_id: Any = None
+    sent_at: Any = None
+    delivered_at: Any = None
+    read_at: Any = None
+    replied_at: Any = None
+
+
+class _RecipientsData(msgspec.Struct):
+    recipients: list[_Recipient] | None = None
+    total: Any = None
+    page: Any = None
+    limit: Any = None
+
+
+class _RecipientsBody(msgspec.Struct):
+    status: Any = None
+    data: _RecipientsData | None = None
+
+
+_RECIPIENTS_DECODER = msgspec.json.Decoder(_RecipientsBody)
+
+
+#: A page of 1,000 recipients is about 300 KB. A bigger answer is an older server sending every
+#: recipient at once: it is parsed as it streams in (ijson), so memory stays flat in its size.
+IN_MEMORY_BODY = 16 * 2**20
+STREAMED_PAGE = 1_000
+
+
+def read_recipients_body(stream: IO[bytes]) -> Any:
+    """``Call.read_body`` for recipients: a page decoded straight into typed rows (msgspec), or a
+    huge one-shot answer streamed; any other shape goes to the generic decoder."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < IN_MEMORY_BODY:
+        chunk = stream.read(IN_MEMORY_BODY - size)
+        if not chunk:
+            content = b"".join(chunks)
+            return _decode_page(content) or decode_body(content)
+        chunks.append(chunk)
+        size += len(chunk)
+    return _StreamedRecipients(_Prefixed(b"".join(chunks), stream))
+
+
+def _decode_page(content: bytes) -> _RecipientsData | None:
+    try:
+        body = _RECIPIENTS_DECODER.decode(content)
+    except msgspec.MsgspecError:
+        return None
+    if body.data is None or body.data.recipients is None or str(body.status).lower() == "error":
+        return None
+    return body.data
+
+
+class _Prefixed(io.RawIOBase):
+    """The bytes already read, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self.head, self.rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _StreamedRecipients:
+    """Every recipient of an older server's one-shot answer, parsed while it arrives."""
+
+    def __init__(self, stream: io.RawIOBase) -> None:
+        self.stream = stream
+
+    def pages(self, to_rows: Callable[[list[Any]], list[ContactRow]]) -> Iterator[list[ContactRow]]:
+        import ijson
+
+        batch: list[Any] = []
+        try:
+            for item in ijson.items(self.stream, "data.recipients.item"):
+                batch.append(item)
+                if len(batch) >= STREAMED_PAGE:
+                    yield to_rows(batch)
+                    batch = []
+        except ijson.JSONError as exc:
+            raise UnexpectedResponse(
+                f"Whatomate's recipients answer is not valid JSON ({type(exc).__name__})", vendor="whatomate"
+            ) from None
+        if batch:
+            yield to_rows(batch)
 
 
 def _items(data: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
@@ -28,12 +164,6 @@ def _items(data: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
         if isinstance(value, list):
             return [v for v in value if isinstance(v, Mapping)]
     return []
-
-
-def _identity(item: Mapping[str, Any]) -> str:
-    """A hashable key for de-duplicating pages: the id, else the whole item (ids may be any JSON)."""
-    ident = item.get("id")
-    return json.dumps(ident if ident is not None else item, sort_keys=True, default=str)
 
 
 def marker_tag(marker: str) -> str:
@@ -73,51 +203,65 @@ class _WhatomateReads(WhatsAppCampaignHook):
     def _paged_flow(
         self,
         path: str,
-        key: str,
         params: Mapping[str, Any],
         *,
+        limit: int,
+        read: Callable[[Any], _Page],
+        identity: Callable[[Any], Any],
         emit: bool,
         path_params: Mapping[str, Any] | None = None,
-        transform: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: item,
-    ) -> Flow[list[dict[str, Any]]]:
-        """Page through ``path`` defensively: newer servers page (``page``/``limit``/``total``),
-        older ones ignore ``page`` and return everything at once.
+        read_body: Callable[[IO[bytes]], Any] | None = None,
+        select: Callable[[list[Any]], list[Any]] | None = None,
+    ) -> Flow[list[Any]]:
+        """Page through ``path`` defensively, judging each page by itself (memory stays flat).
 
-        Stops when we hold ``total`` items, when a page is empty or adds nothing new (a server
-        ignoring ``page`` repeats itself), on a short page when no total is given, or at MAX_PAGES.
-        ``emit`` streams items (``Emit``) instead of collecting them; ``transform`` → None drops one.
+        Newer servers page (``page``/``limit``, echoed with ``total``); older ones ignore ``page``
+        and send everything at once. Stops on an empty page, once ``total`` items arrived, on a
+        short page when no total is given (a server may cap ``limit`` without saying so), when the server echoes another page number than asked, or when a page starts
+        with the previous page's first item (a server ignoring ``page`` repeats itself) — or at
+        MAX_PAGES. ``emit`` streams each page (``Emit(list)``) instead of collecting the items;
+        ``select`` filters a page's items on the way out (after the stop rules counted them).
+        Page reads are sequential and not throttled (``Call.throttled``).
         """
-        seen: set[Any] = set()
-        collected: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
-            response = yield Call(
-                "GET", path, params={**params, "page": page, "limit": PAGE_LIMIT}, path_params=path_params
+        collected: list[Any] = []
+        count = 0
+        previous_first: Any = None
+        for number in range(1, MAX_PAGES + 1):
+            call = Call(
+                "GET",
+                path,
+                params={**params, "page": number, "limit": limit},
+                path_params=path_params,
+                read_body=read_body,
+                throttled=False,
             )
-            data = unwrap_envelope(response.body)
-            items = _items(data, key, "items")
-            fresh = []
-            for item in items:
-                ident = _identity(item)
-                if ident not in seen:
-                    seen.add(ident)
-                    fresh.append(dict(item))
-            for item in fresh:
-                shaped = transform(item)
-                if shaped is None:
-                    continue
-                if emit:
-                    yield Emit(shaped)
-                else:
-                    collected.append(shaped)
-            total = to_count(data.get("total"))
-            page_size = to_count(data.get("limit")) or PAGE_LIMIT
-            if not fresh:
-                if items and page > 1:
-                    self.log.debug("whatomate: page %d of %s added nothing new; the server ignores paging", page, path)
+            response = yield call
+            page = read(response.body)
+            if page.streamed:  # everything the server has, in one answer
+                for items in page.items:
+                    chosen = items if select is None else select(items)
+                    if emit:
+                        yield Emit(chosen)
+                    else:
+                        collected.extend(chosen)
                 break
-            if total is not None and len(seen) >= total:
+            if not page.items:
                 break
-            if total is None and len(items) < page_size:
+            first = identity(page.items[0])
+            repeated = first is not None and first == previous_first
+            if number > 1 and (repeated or (page.number is not None and page.number != number)):
+                self.log.debug("whatomate: %s ignores paging (page %d repeats an earlier one)", path, number)
+                break
+            previous_first = first
+            count += len(page.items)
+            chosen = page.items if select is None else select(page.items)
+            if emit:
+                yield Emit(chosen)
+            else:
+                collected.extend(chosen)
+            if page.total is not None and count >= page.total:
+                break
+            if page.total is None and len(page.items) < (page.limit or limit):
                 break
         else:
             self.log.warning("whatomate: stopped paging %s after %d pages", path, MAX_PAGES)
@@ -128,27 +272,52 @@ class _WhatomateReads(WhatsAppCampaignHook):
     ) -> Flow[list[dict[str, Any]]]:
         params = {"search": search, "status": status, "whatsapp_account": whatsapp_account}
         params = {k: v for k, v in params.items() if v}
-        campaigns = yield from self._paged_flow(CAMPAIGNS, "campaigns", params, emit=False)
+
+        def read(body: Any) -> _Page:
+            data = unwrap_envelope(body)
+            items = [dict(item) for item in _items(data, "campaigns", "items")]
+            return _Page(items, to_count(data.get("total")), to_count(data.get("page")), to_count(data.get("limit")))
+
+        campaigns = yield from self._paged_flow(
+            CAMPAIGNS, params, limit=LIST_PAGE_LIMIT, read=read, identity=lambda c: c.get("id"), emit=False
+        )
         return [c for c in campaigns if _matches(c, search, status, whatsapp_account)]
 
     def _contacts_flow(self, campaign_id: str, *, status: str | None = None, **options: Any) -> Flow[None]:
-        """Recipients as rows ``{phone, phone_number, recipient_name, status, error_message, …}``.
+        """Recipients as :class:`ContactRow` pages (``recipient_id`` is the server's recipient id).
 
-        Real servers answer unpaged (one call); a server that pages them is paged through,
-        streaming rows as they come. ``status`` (pending/sent/failed) filters client-side.
+        Pages of 1,000 are decoded straight into rows (msgspec); a page that is not the expected
+        shape goes through the generic decoder and ``contact_rows``. Real servers answer unpaged
+        (one call: parsed while it streams in when it is big); newer ones are paged through.
+        ``status`` (pending/sent/failed) filters here.
         """
+        wanted = status.lower() if status is not None else None
 
-        def shape(item: dict[str, Any]) -> dict[str, Any] | None:
-            if status is not None and str(item.get("status") or "").lower() != status.lower():
-                return None
-            return {"phone": item.get("phone_number"), **item}
+        def read(body: Any) -> _Page:
+            if isinstance(body, _StreamedRecipients):
+                return _Page(body.pages(self.contact_rows), None, None, None, streamed=True)
+            if isinstance(body, _RecipientsData):
+                rows = [ContactRow(*msgspec.structs.astuple(r)) for r in body.recipients or ()]
+                data: Any = body
+                total, number, limit = to_count(data.total), to_count(data.page), to_count(data.limit)
+            else:
+                mapping = unwrap_envelope(body)
+                rows = self.contact_rows(_items(mapping, "recipients", "items"))
+                total, number, limit = (to_count(mapping.get(k)) for k in ("total", "page", "limit"))
+            return _Page(rows, total, number, limit)
+
+        def select(rows: list[ContactRow]) -> list[ContactRow]:
+            return rows if wanted is None else [row for row in rows if str(row.status or "").lower() == wanted]
 
         yield from self._paged_flow(
             ONE_CAMPAIGN + "/recipients",
-            "recipients",
             {},
+            limit=RECIPIENTS_PAGE_LIMIT,
+            read=read,
+            identity=lambda row: (row.recipient_id, row.phone),
             emit=True,
-            transform=shape,
+            read_body=read_recipients_body,
+            select=select,
             path_params={"campaign_id": campaign_id},
         )
 

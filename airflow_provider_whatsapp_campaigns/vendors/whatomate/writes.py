@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, iter_chunks
@@ -23,7 +24,11 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import (
     _WhatomateReads,
     marker_tag,
 )
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import invalid_rows_report, recipient_rows
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import (
+    SpooledRows,
+    invalid_rows_report,
+    recipient_rows,
+)
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 DEFAULT_BATCH_SIZE = 1_000
@@ -101,7 +106,7 @@ class _WhatomateWrites(_WhatomateReads):
         return result
 
     def _import_flow(
-        self, campaign_id: str, rows: list[dict[str, Any]], batch_size: int, total: int | None
+        self, campaign_id: str, rows: Iterable[dict[str, Any]], batch_size: int, total: int | None
     ) -> Flow[tuple[int, int | None, int]]:
         """POST the rows in batches (never an empty one). Import is not idempotent on the server,
         so a batch whose answer was lost is judged by the campaign's recipient count: applied →
@@ -125,7 +130,8 @@ class _WhatomateWrites(_WhatomateReads):
                     raise
                 raise InvalidState(
                     f"campaign {campaign_id} became {status!r} while its recipients were imported (changed "
-                    f"elsewhere): {added} of {len(rows)} were added in {batches} batch(es) before the server "
+                    f"elsewhere): {added}{f' of {len(rows)}' if isinstance(rows, Sized) else ''} were added in {batches} "
+                    "batch(es) before the server "
                     f"refused ({exc.message})",
                     vendor=self.vendor,
                     http_status=exc.http_status,
@@ -242,7 +248,7 @@ class _WhatomateWrites(_WhatomateReads):
         return CreatedCampaign(str(campaign_id), recipients_added=added, invalid=tuple(invalid))
 
     def _adopt_flow(
-        self, found: Mapping[str, Any], rows: list[dict[str, Any]], invalid: list[InvalidPhone], batch_size: int
+        self, found: Mapping[str, Any], rows: Sequence[dict[str, Any]], invalid: list[InvalidPhone], batch_size: int
     ) -> Flow[CreatedCampaign]:
         campaign_id = str(found.get("id"))
         campaign = yield from self._campaign_flow(campaign_id)  # the list entry may be stale
@@ -259,7 +265,7 @@ class _WhatomateWrites(_WhatomateReads):
                 "an earlier try stopped mid-import. Check it in Whatomate (delete it to start over).",
                 vendor=self.vendor,
             )
-        _, total, _ = yield from self._import_flow(campaign_id, rows[have:], batch_size, have)
+        _, total, _ = yield from self._import_flow(campaign_id, itertools.islice(rows, have, None), batch_size, have)
         return CreatedCampaign(campaign_id, adopted=True, recipients_added=total, invalid=tuple(invalid))
 
     # ------------------------------------------------------------------ flows: transitions
@@ -321,7 +327,7 @@ def _check_batch_size(batch_size: Any) -> int:
     return batch_size
 
 
-def _check_rows(rows: list[dict[str, Any]], invalid: list[InvalidPhone]) -> None:
+def _check_rows(rows: Sequence[dict[str, Any]], invalid: list[InvalidPhone]) -> None:
     """What the server does not check, refused before any request: nothing to send (a 500 there)
     and a number listed twice (stored twice there: the person gets the message twice). Numbers
     are E.164 by now, so none exceeds the server's 20 characters."""
@@ -331,6 +337,8 @@ def _check_rows(rows: list[dict[str, Any]], invalid: list[InvalidPhone]) -> None
             f"no valid phone number among the recipients, nothing was sent{': ' + shown if shown else ''}",
             vendor="whatomate",
         )
+    if isinstance(rows, SpooledRows):
+        return  # load_recipients de-duplicated the file already; counting a million numbers again costs 100 MB
     repeats = [(phone, n) for phone, n in Counter(row["phone_number"] for row in rows).items() if n > 1]
     if repeats:
         shown = "; ".join(f"{mask_phone(phone)} ×{n}" for phone, n in repeats[:MAX_SHOWN])

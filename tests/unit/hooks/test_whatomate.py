@@ -20,6 +20,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus
+from airflow_provider_whatsapp_campaigns.vendors.spec import CONTACT_COLUMNS
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.hook import WhatomateHook, WhatomateJwtHook
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import recipient_rows
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import WHATOMATE_ERRORS, WHATOMATE_STATS
@@ -384,8 +385,8 @@ def test_recipients_listing_pages_defensively(hook, requests_mock):
     requests_mock.get(f"{API}/campaigns/{CID}/recipients", **ok({"recipients": rows, "total": 5}))
     got = hook.list_recipients(CID)
     assert [r["phone"] for r in got] == phones(5) and len(requests_mock.request_history) == 1
-    assert [r["id"] for r in hook.list_recipients(CID, status="failed")] == ["r0", "r2", "r4"]
-    assert hook.contact_row(got[0])["phone"] == phones(5)[0]
+    assert [r["recipient_id"] for r in hook.list_recipients(CID, status="failed")] == ["r0", "r2", "r4"]
+    assert list(got[0]) == list(CONTACT_COLUMNS), "rows in the export columns, the vendor's id included"
 
 
 # --------------------------------------------------------------------------- auth
