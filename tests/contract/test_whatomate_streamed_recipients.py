@@ -37,7 +37,7 @@ def test_a_small_answer_takes_the_typed_fast_path(sandbox, sandbox_conns):
 
 def test_an_answer_that_breaks_off_midway_is_a_typed_error():
     class Broken:
-        def read(self, size: int) -> bytes:
+        def read(self, size: int, decode_content: bool = True) -> bytes:
             raise urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
 
     with pytest.raises(VendorUnavailable, match="broke off"):

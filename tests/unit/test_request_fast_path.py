@@ -43,14 +43,12 @@ def test_the_environment_is_read_once_per_session_not_per_request(sandbox, sandb
             hook.get_campaign_stats(cid)
 
 
-def test_proxy_and_ca_bundle_from_the_environment_still_apply(airflow_conn, monkeypatch):
+def test_proxies_from_the_environment_still_apply(airflow_conn, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     airflow_conn("wpl_env", "waplify", host="https://server.example", password="wapl_demo_key")
-    session = get_hook("wpl_env").core.session
-    assert session.proxies.get("https") == "http://proxy.example:3128"
-    assert session.verify == "/etc/ssl/corporate.pem"
-    airflow_conn("wpl_noverify", "waplify", host="https://server.example", password="k", extra={"verify": False})
-    assert get_hook("wpl_noverify").core.session.verify is False, "verify=false in the connection wins"
+    assert get_hook("wpl_env").core.session.proxies.get("https") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "server.example")
+    airflow_conn("wpl_direct", "waplify", host="https://server.example", password="wapl_demo_key")
+    assert "https" not in get_hook("wpl_direct").core.session.proxies, "NO_PROXY is honoured"
