@@ -186,11 +186,12 @@ def test_huge_vendor_message_and_code_are_capped(vendor, airflow_conn, mode):
     assert len(info.value.vendor_code or "") <= 100
 
 
-def test_trigger_error_event_carries_only_scrubbed_text(vendor, airflow_conn):
+@pytest.mark.parametrize("conn_type", list(SCHEMES))
+def test_trigger_error_event_carries_only_scrubbed_text(vendor, airflow_conn, conn_type):
     vendor.answer(auth_then(echo_everything))
-    make_hook(airflow_conn, "whatomate_jwt", vendor.url)
+    make_hook(airflow_conn, conn_type, vendor.url)
     trigger = WhatsAppCampaignTrigger(
-        "hostile_whatomate_jwt", campaign_id_for("whatomate_jwt"), end_time=time.time() + 60, poll_interval=1
+        f"hostile_{conn_type}", campaign_id_for(conn_type), end_time=time.time() + 60, poll_interval=1
     )
 
     async def collect() -> list[dict]:
@@ -198,7 +199,7 @@ def test_trigger_error_event_carries_only_scrubbed_text(vendor, airflow_conn):
 
     [event] = asyncio.run(collect())
     assert event["status"] == "error"
-    assert leaked([json.dumps(event)], SECRETS) == []
+    assert leaked([json.dumps(event)], [*SECRETS, TOKEN["access_token"]]) == []
 
 
 # --------------------------------------------------------------------------- transport families are typed
