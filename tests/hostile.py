@@ -93,6 +93,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(answer.raw)
                 for chunk in answer.stream:
                     self.wfile.write(chunk)
+                    with self.server.lock:
+                        self.server.streamed += len(chunk)
                 self.wfile.flush()
             except OSError:
                 return
@@ -126,6 +128,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.connections = 0
+        self.streamed = 0
         self.responder: Responder = lambda r: reply(200, {})
 
     def get_request(self) -> tuple[socket.socket, object]:
@@ -173,6 +176,12 @@ class HostileServer:
         with self._server.lock:
             return self._server.connections
 
+    @property
+    def streamed(self) -> int:
+        """Bytes of ``Reply.stream`` the client accepted before it stopped reading."""
+        with self._server.lock:
+            return self._server.streamed
+
     def answer(self, responder: Responder | Reply) -> None:
         self._server.responder = responder if callable(responder) else (lambda r: responder)
 
@@ -180,6 +189,7 @@ class HostileServer:
         with self._server.lock:
             self._server.received.clear()
             self._server.connections = 0
+            self._server.streamed = 0
 
     def __enter__(self) -> HostileServer:
         self._thread.start()

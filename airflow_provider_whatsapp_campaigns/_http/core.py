@@ -183,6 +183,7 @@ class RequestCore:
             from requests.adapters import HTTPAdapter
 
             session = requests.Session()
+            session.get_redirect_target = _no_redirect_target  # type: ignore[method-assign]
             session.headers["User-Agent"] = USER_AGENT
             session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
@@ -430,6 +431,16 @@ class RequestCore:
             vendor=self.vendor,
             may_have_applied=sent and not call.idempotent,
         )
+
+
+def _no_redirect_target(resp: requests.Response) -> None:
+    """The session's redirect target: none, ever.
+
+    With ``allow_redirects=False`` requests still prepares the next hop of a 3xx, reading the
+    whole body first (unbounded, and a broken encoding there raises ``RuntimeError``); the core
+    turns every 3xx into an error itself, after reading at most ``MAX_BODY_BYTES``.
+    """
+    return None
 
 
 def _with_headers(call: Call, headers: Mapping[str, str]) -> Call:
