@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,11 +115,11 @@ class ConnectionConfig:
                 parsed = float(value)
             except (TypeError, ValueError):
                 raise problem from None
-            if not math.isfinite(parsed) or (integer and not parsed.is_integer()):
+            if integer and not parsed.is_integer():
                 raise problem
             if off is not None and parsed == off:
                 return int(parsed) if integer else parsed
-            if not low <= parsed <= high:
+            if not low <= parsed <= high:  # also false for nan; inf is above any bound
                 raise problem
             return int(parsed) if integer else parsed
 

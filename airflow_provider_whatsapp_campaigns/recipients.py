@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import ast
+import codecs
 import csv
-import io
 import itertools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, BinaryIO, overload
 
 import msgspec
 
 from airflow_provider_whatsapp_campaigns._http.transport import UnreadableAnswer, load_json
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
-from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, to_e164
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phones_in_text, to_e164
+from airflow_provider_whatsapp_campaigns.validation import check_local_path, shown
 from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 
 PHONE_KEYS = ("phone", "phone_number", "msisdn", "number")
 NAME_KEYS = ("name", "recipient_name")
 MAX_SHOWN = 10
+# One recipient per line: a line this long is not a recipient (and is never read into memory whole).
+MAX_LINE_BYTES = 1024 * 1024
+SAVE_AS_UTF8 = 'save it as UTF-8 (Excel: "CSV UTF-8"; LibreOffice: character set "Unicode (UTF-8)")'
 
 
 @dataclass(frozen=True)
@@ -72,37 +76,81 @@ class RecipientSpool(Sequence[Recipient]):
         return next(itertools.islice(self, index % self._count, None))
 
 
-def _open_text(source: Any) -> io.TextIOBase:
+def _open_binary(source: Any) -> BinaryIO:
     if hasattr(source, "open") and not isinstance(source, str):  # pathlib.Path, ObjectStoragePath
-        return source.open("r", encoding="utf-8", newline="")
-    return open(os.fspath(source), encoding="utf-8", newline="")
+        return source.open("rb")  # type: ignore[no-any-return]
+    return open(check_local_path(os.fspath(source), "recipients"), "rb")
 
 
 def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike)) or (hasattr(value, "open") and hasattr(value, "exists"))
 
 
+class _TextLines:
+    """The file's lines as text: UTF-8, a leading byte-order mark dropped (Excel's "CSV UTF-8").
+
+    Anything else is refused naming the line; ``line_no`` is the line last read (csv's own count
+    lags by one when it fails inside a line).
+    """
+
+    def __init__(self, handle: BinaryIO, label: str) -> None:
+        self.handle, self.label, self.line_no = handle, label, 0
+
+    def __iter__(self) -> Iterator[str]:
+        while raw := self.handle.readline(MAX_LINE_BYTES + 1):
+            self.line_no += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise ValidationError(f"recipients: {self.label} line {self.line_no} is longer than {MAX_LINE_BYTES:,} bytes")
+            if self.line_no == 1:
+                if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise ValidationError(f"recipients: {self.label} is UTF-16 or UTF-32; {SAVE_AS_UTF8}")
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValidationError(
+                    f"recipients: {self.label} line {self.line_no} is not UTF-8 (byte {exc.start + 1} of the line); "
+                    f"{SAVE_AS_UTF8}"
+                ) from None
+
+
 def _rows_from_file(source: Any) -> Iterator[Mapping[str, Any]]:
-    name = str(source).lower()
+    label = mask_phones_in_text(shown(str(source)))
     try:
-        opened = _open_text(source)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        opened = _open_binary(source)
+    except OSError as exc:  # missing, a directory, no permission, a name the OS refuses …
         raise ValidationError(
-            f"recipients: cannot read {str(source)[:200]!r} ({type(exc).__name__}); pass a list of phone "
+            f"recipients: cannot read {label} ({exc.strerror or type(exc).__name__}); pass a list of phone "
             "numbers or the path of a CSV / JSON-lines file"
         ) from None
     with opened as handle:
-        if name.endswith((".jsonl", ".ndjson", ".json")):
-            for line_no, line in enumerate(handle, start=1):
+        lines = _TextLines(handle, label)
+        if str(source).lower().endswith((".jsonl", ".ndjson", ".json")):
+            for line_no, line in enumerate(lines, start=1):
                 if line.strip():
                     try:
                         yield load_json(line)
                     except UnreadableAnswer as exc:
-                        raise ValidationError(f"{source}: line {line_no} is refused: {exc}") from None
+                        raise ValidationError(f"recipients: {label} line {line_no} is refused: {exc}") from None
                     except ValueError:
-                        raise ValidationError(f"{source}: line {line_no} is not valid JSON") from None
-        else:
-            yield from csv.DictReader(handle)
+                        raise ValidationError(f"recipients: {label} line {line_no} is not valid JSON") from None
+            return
+        reader = csv.DictReader(lines)
+        try:
+            _check_header(reader.fieldnames, label)
+            yield from reader
+        except csv.Error as exc:  # a field over csv's 131,072-character limit, a broken quote …
+            raise ValidationError(f"recipients: {label} line {lines.line_no}: {exc}") from None
+
+
+def _check_header(fieldnames: Sequence[str] | None, label: str) -> None:
+    """A CSV without a phone column would fail every row as "empty phone number": say why once."""
+    if fieldnames is not None and not set(PHONE_KEYS) & set(fieldnames):
+        found = mask_phones_in_text(shown(list(fieldnames)))
+        raise ValidationError(
+            f"recipients: {label} has no phone column; the first line must name one of "
+            f"{', '.join(PHONE_KEYS)} (found {found})"
+        )
 
 
 def _row_to_recipient(row: Any) -> tuple[str, str | None, dict[str, str]]:
@@ -150,6 +198,11 @@ def load_recipients(
     if isinstance(source, str) and source.lstrip().startswith("["):
         source = _parse_rendered_list(source)
     from_file = _is_path(source)
+    if not from_file and (isinstance(source, Mapping | bytes) or not isinstance(source, Iterable)):
+        raise ValidationError(
+            "recipients must be a list of phone numbers (or of dicts with phone/name/params), or the path of a "
+            f"CSV / JSON-lines file, got {type(source).__name__}"
+        )
     rows: Iterable[Any] = _rows_from_file(source) if from_file else source
     valid: list[Recipient] | RecipientSpool = RecipientSpool() if from_file else []
     invalid: list[InvalidPhone] = []

@@ -73,10 +73,6 @@ class Case:
     field: str
     shows: str | None = None  # the bad value as the message must show it
     error: type[Exception] = ValidationError
-    pending: bool = False  # the recipients reader is fixed once the normalizer unification lands
-
-
-READER_PENDING = pytest.mark.xfail(strict=True, reason="#13: recipients file reader fixed after the normalizer lands")
 
 
 def _stats(conn_id: str, campaign_id: Any, **kw: Any) -> Callable[[Env], Any]:
@@ -288,13 +284,13 @@ CASES: list[Case] = [
          "vendor_options"),
     # ------------------------------------------------------------ create: recipients
     Case("recipients-int", _create(recipients=5), "recipients", "int"),
-    Case("recipients-nul-path", _create(recipients="data/rec\x00ipients.csv"), "recipients", pending=True),
-    Case("recipients-long-path", _create(recipients="r" * 5000 + ".csv"), "recipients", pending=True),
+    Case("recipients-nul-path", _create(recipients="data/rec\x00ipients.csv"), "recipients"),
+    Case("recipients-long-path", _create(recipients="r" * 5000 + ".csv"), "recipients"),
     Case("recipients-latin1", _create_from_file("latin1.csv", "phone,name\n+14155550101,José\n".encode("latin-1")),
-         "recipients", "line 2", pending=True),
+         "recipients", "line 2"),
     Case("recipients-huge-field",
          _create_from_file("huge.csv", b"phone,name\n+14155550101," + b"x" * 200_000 + b"\n"),
-         "recipients", "line 2", pending=True),
+         "recipients", "line 2"),
     Case("recipients-no-phone-column", _create_from_file("cols.csv", b"name,city\nAnn,Rome\n"), "phone"),
     # ------------------------------------------------------------ stats, export, transactional
     Case("stats-options-not-mapping", _stats("waplify_default", WHM_ID, stats_options="x"), "stats_options"),
@@ -329,9 +325,7 @@ def total_requests(sandbox: Any) -> int:
     return int(sandbox.admin.counters()["total_requests"])
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=[READER_PENDING] if c.pending else []) for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_refused_before_any_request(case, sandbox, sandbox_conns, airflow_conn, tmp_path):
     with pytest.raises(case.error) as info:
         case.run(Env(sandbox, airflow_conn, tmp_path))

@@ -16,12 +16,11 @@ from hypothesis import strategies as st
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 
-# The reader is fixed once the recipients normalizer unification lands (#13); strict: passing fails.
-PENDING = pytest.mark.xfail(strict=True, reason="#13: recipients file reader fixed after the normalizer lands")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PHONES = st.integers(min_value=0, max_value=9999).map(lambda n: f"+1415555{n:04d}")
 # Any printable text a spreadsheet cell can hold (quotes, commas and line breaks included).
-CELL = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from([",", '"', "\n", "\r", ";", "\t"]),
+# (A lone "\r" is left out: csv.writer does not quote it under a "\n" terminator, so no reader could.)
+CELL = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from([",", '"', "\n", ";", "\t"]),
                max_size=30)
 ROWS = st.lists(st.tuples(PHONES, CELL, CELL), min_size=1, max_size=25)
 NEWLINES = st.sampled_from(["\n", "\r\n"])
@@ -64,7 +63,6 @@ def parsed(recipients: list) -> list[tuple[str, str | None, dict[str, str]]]:
     return [(r.phone, r.name, dict(r.params)) for r in recipients]
 
 
-@PENDING
 @SETTINGS
 @given(data=st.binary(max_size=2_000), suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
 def test_random_bytes_are_parsed_or_refused(data, suffix):
@@ -72,7 +70,6 @@ def test_random_bytes_are_parsed_or_refused(data, suffix):
     assert result is None or all(r.phone.startswith("+") for r in result)
 
 
-@PENDING
 @SETTINGS
 @given(rows=ROWS, encoding=st.sampled_from(["utf-8", "utf-8-sig"]), newline=NEWLINES)
 def test_utf8_with_or_without_bom_parses_exactly(rows, encoding, newline):
@@ -82,7 +79,6 @@ def test_utf8_with_or_without_bom_parses_exactly(rows, encoding, newline):
     assert parsed(result) == expected(rows)
 
 
-@PENDING
 @SETTINGS
 @given(rows=ROWS, encoding=st.sampled_from(["latin-1", "cp1252", "utf-16", "utf-32", "shift_jis"]))
 def test_other_encodings_are_parsed_correctly_or_refused(rows, encoding):
@@ -95,7 +91,6 @@ def test_other_encodings_are_parsed_correctly_or_refused(rows, encoding):
         assert [r.phone for r in result] == [p for p, _, _ in expected(rows)]
 
 
-@PENDING
 @SETTINGS
 @given(rows=ROWS, bad_row=st.integers(min_value=0, max_value=24), bad=st.sampled_from([b"\xff", b"\xe9t\xe9", b"\xc3"]))
 def test_an_undecodable_line_is_named(rows, bad_row, bad):
@@ -108,7 +103,6 @@ def test_an_undecodable_line_is_named(rows, bad_row, bad):
     assert f"line {index + 1}" in str(info.value)
 
 
-@PENDING
 @SETTINGS
 @given(size=st.integers(min_value=131_073, max_value=300_000), where=st.sampled_from(["name", "param"]))
 def test_a_huge_field_is_refused_with_its_line(size, where):
@@ -127,7 +121,6 @@ def test_missing_phone_column_is_refused_naming_the_columns(columns, rows):
         load_recipients(write(text.encode(), ".csv"))
 
 
-@PENDING
 @SETTINGS
 @given(rows=ROWS, bom=st.booleans())
 def test_jsonl_parses_exactly(rows, bom):
