@@ -130,8 +130,10 @@ def _text(value: Any) -> str | None:
     """A vendor's name or status word as text; numbers are written out, anything else is unknown."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return str(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)  # math.isfinite(10**400) would raise OverflowError
     return None
 
 
@@ -165,7 +167,6 @@ class CampaignStats:
         # Normalize whatever the mapping produced so every instance obeys the schema; a value the
         # vendor sent that cannot be read becomes None and is named in details["unreadable"].
         object.__setattr__(self, "campaign_id", str(self.campaign_id))
-        object.__setattr__(self, "name", _name(self.name))
         if not isinstance(self.status, CampaignStatus):
             object.__setattr__(self, "status", CampaignStatus(self.status))
         unreadable: dict[str, str] = {}
@@ -241,15 +242,6 @@ class CampaignStats:
 
     def replace(self, **changes: Any) -> CampaignStats:
         return dataclasses.replace(self, **changes)
-
-
-def _name(value: Any) -> str | None:
-    """A campaign name is text: numbers become text, anything else (lists, objects) is no name."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return str(value)
-    return None
 
 
 def _json_safe(value: Any) -> Any:

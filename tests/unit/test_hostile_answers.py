@@ -7,6 +7,7 @@ byte for byte what the test scripts (see ``tests/hostile.py``).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import socket
@@ -266,6 +267,39 @@ def test_a_malformed_answer_is_a_typed_error(vendor, airflow_conn, conn_type, an
     vendor.answer(auth_then(answer))
     with pytest.raises(WhatsAppCampaignError):
         stats(make_hook(airflow_conn, conn_type, vendor.url), mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_redirect_with_a_broken_off_compressed_body_is_a_typed_error(vendor, airflow_conn, mode):
+    """Found by make fuzz: requests read a 3xx body to prepare the next hop and raised RuntimeError."""
+    body = gzip.compress(b'{"campaign_status": "running"}')
+    vendor.answer(
+        Reply(
+            b"HTTP/1.1 301 X\r\nLocation: http://127.0.0.1:9/x\r\nContent-Encoding: gzip\r\n"
+            + b"Content-Length: %d\r\n\r\n" % (len(body) + 100)
+            + body,
+            close=True,
+        )
+    )
+    with pytest.raises(WhatsAppCampaignError):
+        stats(make_hook(airflow_conn, "waplify", vendor.url), mode)
+
+
+HUGE = "1" + "0" * 400
+HUGE_CAMPAIGN = f'{{"campaign_id": {HUGE}, "id": {HUGE}, "name": {HUGE}, "status": "running", "campaign_status": "running"}}'
+HUGE_BODIES = {
+    "sprl": f'{{"status": true, "data": {{"campaign": {HUGE_CAMPAIGN}}}}}',
+    "whatomate": f'{{"status": "success", "data": {HUGE_CAMPAIGN}}}',
+    "waplify": HUGE_CAMPAIGN,
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("conn_type", list(HUGE_BODIES))
+def test_a_huge_integer_name_or_id_is_written_out(vendor, airflow_conn, conn_type, mode):
+    """Found by make fuzz: a 401-digit number made the text check raise OverflowError."""
+    vendor.answer(reply(200, HUGE_BODIES[conn_type], [("Content-Type", "application/json")]))
+    assert stats(make_hook(airflow_conn, conn_type, vendor.url), mode).name == HUGE
 
 
 @pytest.mark.parametrize("mode", MODES)
