@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 class InsiderTransactionalStatsOperator(BaseOperator):
     """Merged transactional counters and the daily chart; ranges over a year are split and merged.
 
-    Needs an API-key connection (``insider_whatsapp``): Insider documents no OAuth endpoint for it.
+    ``[start_time, end_time)``: the end is excluded, as Airflow's ``data_interval_end`` is, so
+    consecutive scheduled runs cover every day exactly once (Insider's own range is closed: the
+    hook is asked for ``[start_time, end_time - 1 s]``). Needs an API-key connection
+    (``insider_whatsapp``): Insider documents no OAuth endpoint for it.
     """
 
     template_fields: Sequence[str] = ("conn_id", "start_time", "end_time", "accounts")
@@ -56,7 +59,10 @@ class InsiderTransactionalStatsOperator(BaseOperator):
                 "data interval. Pass start_time and end_time explicitly (templated), or run it on a schedule.",
                 vendor="insider",
             )
-        result: dict[str, Any] = fetch(self.start_time, self.end_time, accounts=self.accounts or None)
+        from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import to_unix
+
+        last_second = to_unix(self.end_time, "end_time") - 1
+        result: dict[str, Any] = fetch(self.start_time, last_second, accounts=self.accounts or None)
         self.log.info(
             "Insider transactional %s → %s: sent=%s delivered=%s read=%s (%s window(s))",
             result.get("start_time"),

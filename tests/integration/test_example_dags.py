@@ -181,7 +181,7 @@ def test_insider_transactional_monthly_dag(airflow_cli_env: dict[str, str], sand
     assert run["data_interval_end"].startswith("2025-03-01T00:00:00")
     assert run["data_interval_start"][:10] in ("2025-03-01", "2025-02-01")
     assert result["start_time"].startswith("2025-02-01T00:00:00")
-    assert result["end_time"].startswith("2025-03-01T00:00:00")
+    assert result["end_time"].startswith("2025-02-28T23:59:59"), "the interval's end is excluded"
     start = int(datetime.fromisoformat(result["start_time"]).timestamp())
     end = int(datetime.fromisoformat(result["end_time"]).timestamp())
     expected = sandbox.admin.transactional_total(start, end)
@@ -189,5 +189,5 @@ def test_insider_transactional_monthly_dag(airflow_cli_env: dict[str, str], sand
     assert result["delivered"] == expected["delivered"]
     written = xcom(run, "write_daily_csv")
     days = csv_rows(written["path"])
-    assert written["days"] == len(days) == len(result["chart"]["dates"]) > 0
+    assert written["days"] == len(days) == len(result["chart"]["dates"]) == 28, "February, not March 1st too"
     assert sum(int(d["sent"]) for d in days) == expected["sent"]
