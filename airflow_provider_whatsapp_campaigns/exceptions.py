@@ -36,6 +36,11 @@ class WhatsAppCampaignError(AirflowException):
         self.may_have_applied = may_have_applied
         super().__init__(self._render())
 
+    def add_context(self, note: str) -> None:
+        """Append what happened to the error after it was raised (e.g. how often it was retried)."""
+        self.message = f"{self.message.rstrip('.')}; {note}"
+        self.args = (self._render(),)
+
     def _render(self) -> str:
         where = [w for w in (self.vendor, self.http_status and f"HTTP {self.http_status}") if w]
         if self.vendor_code is not None:
@@ -139,13 +144,13 @@ class UnsupportedOperation(_Permanent):
 
 
 class RateLimited(WhatsAppCampaignError):
-    """A burst limit was hit (HTTP 429 that is not a quota); retried with backoff."""
+    """A burst limit was hit (HTTP 429 that is not a quota); idempotent requests are retried with backoff."""
 
     transient = True
 
 
 class VendorUnavailable(WhatsAppCampaignError):
-    """5xx, timeouts, connection resets: retried with backoff."""
+    """5xx, timeouts, connection resets; idempotent requests are retried with backoff."""
 
     transient = True
 

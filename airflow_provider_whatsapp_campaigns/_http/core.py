@@ -166,6 +166,18 @@ class RequestCore:
             state.next_action.sleep if state.next_action else 0,
         )
 
+    def _say_retries(self, exc: WhatsAppCampaignError, attempts: int) -> None:
+        """A transient error's message says what the retry policy really did with it."""
+        if not exc.transient:
+            return
+        if attempts > 1:
+            note = f"gave up after {attempts} attempts with backoff"
+        elif exc.may_have_applied:
+            note = "not retried: the request may have taken effect, and it is never resent blindly"
+        else:
+            note = f"not retried (max_retries={self.config.max_retries})"
+        exc.add_context(note)
+
     def _retry_args(self) -> dict[str, Any]:
         return {
             "stop": stop_after_attempt(self.config.max_retries + 1),
@@ -205,18 +217,24 @@ class RequestCore:
             return self._send_once(call)
         except (RateLimited, VendorUnavailable) as exc:
             if not self._should_retry(exc):
+                self._say_retries(exc, 1)
                 raise
             failed: BaseException | None = exc
         # Only a failed first attempt builds the retry policy (most requests never need it);
         # tenacity then sees that failure as its attempt 1.
-        for attempt in Retrying(sleep=self.sleep, **self._retry_args()):
-            with attempt:
-                if failed is not None:
-                    error, failed = failed, None
-                    raise error
-                if limiter is not None:
-                    limiter.acquire(self.config.conn_id)
-                return self._send_once(call)
+        retrying = Retrying(sleep=self.sleep, **self._retry_args())
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if failed is not None:
+                        error, failed = failed, None
+                        raise error
+                    if limiter is not None:
+                        limiter.acquire(self.config.conn_id)
+                    return self._send_once(call)
+        except WhatsAppCampaignError as exc:
+            self._say_retries(exc, retrying.statistics.get("attempt_number", 1))
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, call: Call) -> Response:
@@ -283,16 +301,22 @@ class RequestCore:
             return await self._asend_once(call)
         except (RateLimited, VendorUnavailable) as exc:
             if not self._should_retry(exc):
+                self._say_retries(exc, 1)
                 raise
             failed: BaseException | None = exc
-        async for attempt in AsyncRetrying(sleep=self.asleep, **self._retry_args()):
-            with attempt:
-                if failed is not None:
-                    error, failed = failed, None
-                    raise error
-                if limiter is not None:
-                    await limiter.acquire_async(self.config.conn_id)
-                return await self._asend_once(call)
+        retrying = AsyncRetrying(sleep=self.asleep, **self._retry_args())
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if failed is not None:
+                        error, failed = failed, None
+                        raise error
+                    if limiter is not None:
+                        await limiter.acquire_async(self.config.conn_id)
+                    return await self._asend_once(call)
+        except WhatsAppCampaignError as exc:
+            self._say_retries(exc, retrying.statistics.get("attempt_number", 1))
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _asend_once(self, call: Call) -> Response:

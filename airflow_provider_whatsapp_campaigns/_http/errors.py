@@ -78,7 +78,7 @@ class ErrorMap:
         if rule is not None:
             error_cls, hint = rule.error, rule.hint
         elif response.status >= 500:
-            error_cls, hint = VendorUnavailable, "The vendor's server failed; retried with backoff"
+            error_cls, hint = VendorUnavailable, "The vendor's server failed"
         else:
             error_cls, hint = STATUS_ERRORS.get(response.status, UnexpectedResponse), ""
         # Everything taken from the body is scrubbed before it is cut, so no partial secret survives.

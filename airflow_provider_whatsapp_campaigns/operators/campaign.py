@@ -89,11 +89,13 @@ class RenderedRecipients:
 class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
     """Create a campaign from a recipients list or file; returns the campaign id (or ids when split).
 
-    Safe under Airflow retries: the campaign is tagged with a marker derived from the task
-    instance; vendors with a list API (Whatomate) adopt the tagged campaign, and every created id
-    is recorded in an Airflow Variable before anything else can fail, so a retry reuses it.
-    Waplify has no list API: if a create's *answer* is lost on the wire the campaign may exist
-    without Airflow knowing its id — the one window no client can close without vendor help.
+    Safe under Airflow retries: the campaign's name carries a marker derived from the task
+    instance. Vendors with a list API (Whatomate) find and adopt the tagged campaign, so nothing is
+    kept in Airflow. Waplify has no list API: the created id is kept in a Variable of this task
+    instance until the task succeeds (XComs cannot: Airflow clears them when a try starts), so a
+    retry reuses it; if a create's *answer* is lost the campaign may exist without Airflow knowing
+    its id — the one window no client can close without vendor help, but the tag shows a person the
+    duplicate. Bookkeeping that fails after a create only logs a warning: it never fails the task.
 
     :param recipients: phone strings, dicts (``phone``/``name``/``params``), or a path /
         ``ObjectStoragePath`` to a CSV (``phone,name,<param>…``) or JSON-lines file.
@@ -199,11 +201,17 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
                 )
             parts, count = iter_chunks(recipients, limit), math.ceil(len(recipients) / limit)
         ids: list[str] = []
+        ledgers: list[CreatedIdLedger] = []
         for index, chunk in enumerate(parts, start=1):
             name = base.name if count == 1 else f"{base.name} (part {index}/{count})"
             spec = dataclasses.replace(base, name=name, recipients=chunk)
             marker = idempotency_marker(context, f"part{index}" if count > 1 else "")
-            created = self._create_once(hook, spec, marker)
+            if hook.adopts_by_marker:  # the vendor's own record carries the marker; its list finds it
+                created = hook.create_campaign(spec, marker=marker)
+            else:
+                ledger = CreatedIdLedger(marker, self.log)
+                ledgers.append(ledger)
+                created = ledger.create_once(hook, spec)
             self.log.info(
                 "%s campaign %s %s (%s recipients)",
                 hook.vendor,
@@ -214,20 +222,54 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
             ids.append(created.campaign_id)
         if len(ids) == 1:
             self.push_campaign_url(context, ids[0])
-            return ids[0]
-        return ids
+        for ledger in ledgers:  # the task succeeds: no retry will need the ids
+            ledger.forget()
+        return ids[0] if len(ids) == 1 else ids
 
-    def _create_once(self, hook: WhatsAppCampaignHook, spec: CampaignSpec, marker: str) -> CreatedCampaign:
+
+class CreatedIdLedger:
+    """A created id kept for the retries of one task instance, where the vendor cannot be searched.
+
+    An Airflow Variable named after the task instance's marker: written right after the create,
+    read by a retry, deleted when the task succeeds, so Variables do not pile up. Failing to write
+    or delete it after the campaign exists is logged, never raised: the campaign is there.
+    """
+
+    def __init__(self, marker: str, log: Any) -> None:
+        self.marker = marker
+        self.key = IDEMPOTENCY_VARIABLE.format(marker=marker)
+        self.log = log
+
+    def create_once(self, hook: WhatsAppCampaignHook, spec: CampaignSpec) -> CreatedCampaign:
         from airflow_provider_whatsapp_campaigns.version_compat import Variable
 
-        key = IDEMPOTENCY_VARIABLE.format(marker=marker)
-        known = Variable.get(key, None)  # positional: 2.11 names it default_var, 3.x default
+        known = Variable.get(self.key, None)  # positional: 2.11 names it default_var, 3.x default
         if known:
             self.log.info("campaign %s was created by an earlier try of this task; reusing it", known)
             return CreatedCampaign(str(known), adopted=True)
-        created = hook.create_campaign(spec, marker=marker)
-        Variable.set(key, created.campaign_id, description="WhatsApp campaign created by this task instance")
+        created = hook.create_campaign(spec, marker=self.marker)
+        try:
+            Variable.set(
+                self.key, created.campaign_id, description="WhatsApp campaign id, kept until this task succeeds"
+            )
+        except Exception as exc:
+            self.log.warning(
+                "%s campaign %s (marker %s) was created, but keeping its id for a retry failed (%s): "
+                "if this task is retried it creates another campaign",
+                hook.vendor,
+                created.campaign_id,
+                self.marker,
+                exc,
+            )
         return created
+
+    def forget(self) -> None:
+        from airflow_provider_whatsapp_campaigns.version_compat import Variable
+
+        try:
+            Variable.delete(self.key)
+        except Exception as exc:
+            self.log.warning("could not delete the Variable %s (%s); it is safe to delete by hand", self.key, exc)
 
 
 class _WaitingOperator(CampaignOperatorBase):

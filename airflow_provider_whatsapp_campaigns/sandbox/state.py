@@ -64,6 +64,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Waplify
     "waplify_rate_limit": 10,
     "waplify_send_rate": 20.0,
+    # Seconds between a send's 202 and the campaign leaving `draft` (the real background worker's lag);
+    # a second send meanwhile answers 400 "Campaign has already been sent".
+    "waplify_send_lag": 0.0,
     "waplify_failure_ratio": 0.02,
     "waplify_delivered_ratio": 0.95,
     "waplify_read_ratio": 0.6,

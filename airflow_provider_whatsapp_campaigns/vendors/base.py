@@ -8,7 +8,7 @@ sync methods and their async twins below run those flows through the one request
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -105,6 +105,8 @@ class WhatsAppCampaignHook(BaseHook):
     campaign_url_template: ClassVar[str | None] = None
     # Per-campaign recipient cap, where the vendor has one (the create operator splits or refuses).
     max_recipients_per_campaign: ClassVar[int | None] = None
+    # create_campaign(marker=...) finds and adopts the campaign an earlier try made (a searchable list).
+    adopts_by_marker: ClassVar[bool] = False
     # Contact export columns: normalized name -> vendor field(s), first present wins.
     contact_fields: ClassVar[dict[str, str | tuple[str, ...]]] = {}
     # What a campaign id looks like; checked before any request (ids also go into URL paths).
@@ -347,11 +349,14 @@ class WhatsAppCampaignHook(BaseHook):
         allowed_from: frozenset[CampaignStatus],
         already_done: frozenset[CampaignStatus],
         action: str,
+        refusal_means_done: Callable[[WhatsAppCampaignError], bool] = lambda exc: False,
     ) -> Flow[CampaignStats]:
         """Read the state, act only if needed, and judge a refused or lost answer by the state after.
 
         Vendors offer no idempotency keys, so "already started" (or a start whose answer was
         lost on the wire) is recognised by the campaign's status, never by resending blindly.
+        ``refusal_means_done``: the vendor's refusal itself says the action already happened
+        (Waplify: "already been sent" while its status still reads ``draft``).
         """
         stats = yield from self._stats_flow(campaign_id)
         if stats.status in already_done:
@@ -370,6 +375,12 @@ class WhatsAppCampaignHook(BaseHook):
             if isinstance(exc, VendorUnavailable) and not exc.may_have_applied:
                 raise
             after = yield from self._stats_flow(campaign_id)
+            if refusal_means_done(exc):
+                self.log.info(
+                    "%s campaign %s: the vendor says an earlier %s took effect (%s); its status reads %s",
+                    self.vendor, campaign_id, action, exc.message, after.vendor_status,
+                )
+                return after
             if after.status not in already_done:
                 raise
             self.log.info(

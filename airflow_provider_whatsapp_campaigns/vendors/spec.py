@@ -12,6 +12,16 @@ from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
 from airflow_provider_whatsapp_campaigns.validation import mapping, optional_text, require_text, string_mapping
 
 
+def marker_tag(marker: str) -> str:
+    """How a marker appears in a campaign name: ``"Spring sale [af-1a2b3c4d5e6f]"``."""
+    return f"[{marker}]"
+
+
+def tagged_name(name: str, marker: str | None) -> str:
+    """The campaign name a create sends: tagged, so a person (or a list call) finds a retry's duplicate."""
+    return f"{name} {marker_tag(marker)}" if marker else name
+
+
 @dataclass(frozen=True)
 class Recipient:
     phone: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -37,7 +38,7 @@ def scheduled_intervals(cron: str, first: datetime, runs: int) -> list[tuple[dat
 )
 def test_consecutive_runs_count_every_day_once(sandbox, sandbox_conns, cron, first, runs):
     intervals = scheduled_intervals(cron, first, runs)
-    assert all(a[1] == b[0] for a, b in zip(intervals, intervals[1:], strict=False)), "Airflow's own partition"
+    assert all(a[1] == b[0] for a, b in pairwise(intervals)), "Airflow's own partition"
     days: Counter[str] = Counter()
     sent = 0
     windows = []

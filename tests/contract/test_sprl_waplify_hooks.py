@@ -268,3 +268,42 @@ async def test_waplify_async_twins(waplify, sandbox):
     stats = await hook.astart_campaign(created.campaign_id)
     assert stats.campaign_id == created.campaign_id
     assert sandbox.admin.counters()["creates"]["waplify"]["Async"] == 1
+
+
+def test_waplify_already_sent_after_a_lost_answer_is_success(waplify, sandbox):
+    """The send was taken but its answer lost; the worker has not picked it up, so the status reads draft."""
+    sandbox.admin.configure("waplify", send_lag=30)
+    created = waplify.create_campaign(spec(2))
+    sandbox.admin.fault("lost", vendor="waplify", method="POST", path="/send", times=1)
+    with pytest.raises(VendorUnavailable):  # the lost answer, and the status still reads draft
+        waplify.start_campaign(created.campaign_id)
+    retried = waplify.start_campaign(created.campaign_id)  # Airflow's retry: "Campaign has already been sent"
+    assert retried.status is CampaignStatus.DRAFT, "judged by the refusal, reported as the state reads"
+    assert sandbox.admin.counters()["starts"]["waplify"][created.campaign_id] == 1, "sent once"
+    sandbox.admin.advance(3600)
+    assert waplify.get_campaign_stats(created.campaign_id).status is CampaignStatus.COMPLETED
+
+
+def test_waplify_create_500_says_it_was_not_retried(waplify, sandbox):
+    sandbox.admin.fault("error", vendor="waplify", method="POST", path="/campaigns/$", status=500, times=1)
+    with pytest.raises(VendorUnavailable) as info:
+        waplify.create_campaign(spec(1, name="Five hundred"))
+    assert requests_to(sandbox, "waplify") == 1
+    assert "retried with backoff" not in str(info.value)
+    assert "not retried: the request may have taken effect" in str(info.value)
+
+
+def test_waplify_stats_500s_say_how_often_they_were_retried(waplify, sandbox):
+    [cid] = sandbox.admin.seed_waplify([{"name": "c", "contacts": 2, "status": "completed"}])
+    sandbox.admin.fault("error", vendor="waplify", status=500, times=20)
+    waplify.core.sleep = lambda seconds: None
+    attempts = waplify.config.max_retries + 1
+    with pytest.raises(VendorUnavailable) as info:
+        waplify.get_campaign_stats(cid)
+    assert requests_to(sandbox, "waplify") == attempts
+    assert f"gave up after {attempts} attempts with backoff" in str(info.value)
+
+
+def test_waplify_create_carries_the_marker_in_its_name(waplify, sandbox):
+    created = waplify.create_campaign(spec(1, name="Spring"), marker="af-0123456789ab")
+    assert sandbox.admin.state("waplify", created.campaign_id)["name"] == "Spring [af-0123456789ab]"

@@ -111,6 +111,11 @@ def _arm(sb: Sandbox, c: dict[str, Any]) -> None:
 
 
 def _sync(sb: Sandbox, c: dict[str, Any]) -> dict[str, Any]:
+    due = c.get("send_due")
+    if due is not None and sb.now() >= due:
+        c["send_due"] = None
+        _arm(sb, c)
+        c["started_at"] = c["run_start"] = due  # the worker picked it up then, not when someone looked
     if c["status"] == "running" and run_forward(c, c["total"], sb.now()):
         c["status"], c["completed_at"] = "completed", c["finished_at"]
     return c
@@ -193,9 +198,15 @@ async def create(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     sb = sandbox_of(request)
     camp = _get(request)
+    if camp.get("send_due") is not None:
+        raise fail(400, "bad_request", "Campaign has already been sent")
     if camp["status"] not in ("draft", "scheduled"):
         raise fail(400, "bad_request", f"Campaign cannot be sent: it is {camp['status']}")
-    _arm(sb, camp)
+    lag = float(sb.cfg("waplify_send_lag"))
+    if lag > 0:
+        camp["send_due"] = sb.now() + lag  # still `draft` until the background worker picks it up
+    else:
+        _arm(sb, camp)
     sb.counters.starts["waplify"][camp["id"]] += 1
     task_id = str(uuid.UUID(sb.new_id("waplify-task")))
     return jresp({"status": "accepted", "task_id": task_id}, 202)

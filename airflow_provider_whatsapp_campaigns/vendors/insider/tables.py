@@ -244,14 +244,14 @@ INSIDER_ERRORS = ErrorMap(
             PermissionDenied,
             "transactional messaging is not active for this Insider partner; ask Insider to enable it",
         ),
-        "2021": ErrorRule(RateLimited, "Insider rate limit (100 requests/s per key); retried with backoff"),
+        "2021": ErrorRule(RateLimited, "Insider rate limit (100 requests/s per key)"),
     },
     statuses={
         400: ErrorRule(ValidationError),
         401: ErrorRule(AuthenticationError, "check the Insider API key / OAuth client credentials"),
         403: ErrorRule(PermissionDenied),
         422: ErrorRule(ValidationError),
-        429: ErrorRule(RateLimited, "Insider rate limit; retried with backoff"),
+        429: ErrorRule(RateLimited, "Insider rate limit"),
     },
     extract=_insider_extract,
 )

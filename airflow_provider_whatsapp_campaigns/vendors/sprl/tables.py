@@ -77,7 +77,7 @@ SPRL_ERRORS = ErrorMap(
         "102": ErrorRule(ValidationError),
         "103": ErrorRule(PermissionDenied, "the SPRL account is blocked; contact SPRL support"),
         "104": ErrorRule(InsufficientBalance, "top up the SPRL wallet"),
-        "105": ErrorRule(VendorUnavailable, "SPRL had an unexpected error; retried with backoff"),
+        "105": ErrorRule(VendorUnavailable, "SPRL had an unexpected error"),
         # A quota, not a burst limit: retrying burns nothing but time.
         "129": ErrorRule(QuotaExceeded),
     },

@@ -12,8 +12,12 @@ from airflow_provider_whatsapp_campaigns.exceptions import NotFound, UnexpectedR
 from airflow_provider_whatsapp_campaigns.phones import normalize_phones
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, lookup
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign
-from airflow_provider_whatsapp_campaigns.vendors.waplify.tables import WAPLIFY_ERRORS, WAPLIFY_STATS
+from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, tagged_name
+from airflow_provider_whatsapp_campaigns.vendors.waplify.tables import (
+    WAPLIFY_ERRORS,
+    WAPLIFY_STATS,
+    refused_as_already_sent,
+)
 
 MAX_CONTACTS = 10_000
 
@@ -60,7 +64,7 @@ class WaplifyHook(WhatsAppCampaignHook):
         contacts = self.contacts_body(spec)
         waba_phone_id = spec.account or self.config.get_extra("waba_phone_id")
         body: dict[str, Any] = {
-            "name": spec.name,
+            "name": tagged_name(spec.name, marker),  # no list API: the tag lets a person spot a duplicate
             "template_name": spec.template,
             "contacts": contacts,
             "waba_phone_id": self.config.require(waba_phone_id, "extra waba_phone_id", "WABA phone ID"),
@@ -104,5 +108,6 @@ class WaplifyHook(WhatsAppCampaignHook):
                 allowed_from=frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}),
                 already_done=frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.COMPLETED}),
                 action="start",
+                refusal_means_done=refused_as_already_sent,
             )
         )

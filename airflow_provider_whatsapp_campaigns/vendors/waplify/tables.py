@@ -10,6 +10,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     NotFound,
     PermissionDenied,
     ValidationError,
+    WhatsAppCampaignError,
 )
 from airflow_provider_whatsapp_campaigns.stats import CampaignStatus, StatsMapping
 
@@ -63,3 +64,12 @@ WAPLIFY_ERRORS = ErrorMap(
     },
     extract=_extract,
 )
+
+
+#: Waplify's refusal of a second send while the first is still queued (the status can still read `draft`).
+ALREADY_SENT = "already been sent"
+
+
+def refused_as_already_sent(exc: WhatsAppCampaignError) -> bool:
+    """The send refusal that proves an earlier send (whose answer may have been lost) was taken."""
+    return isinstance(exc, ValidationError) and ALREADY_SENT in exc.message.lower()

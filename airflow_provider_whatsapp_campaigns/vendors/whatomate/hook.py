@@ -59,6 +59,7 @@ class WhatomateHook(_WhatomateWrites):
     errors = WHATOMATE_ERRORS
     stats_mapping = WHATOMATE_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"create", "start", "stats", "pause", "cancel", "contacts"})
+    adopts_by_marker: ClassVar[bool] = True
     campaign_url_template = "{base}/campaigns/{campaign_id}"
     campaign_id_format = UUID_ID
     contact_options: ClassVar[frozenset[str]] = frozenset({"status"})

@@ -166,11 +166,6 @@ def _items(data: Mapping[str, Any], *keys: str) -> list[Mapping[str, Any]]:
     return []
 
 
-def marker_tag(marker: str) -> str:
-    """How a marker appears in a campaign name: ``"Spring sale [af-1a2b3c4d5e6f]"``."""
-    return f"[{marker}]"
-
-
 def _matches(campaign: Mapping[str, Any], search: str | None, status: str | None, account: str | None) -> bool:
     # Older servers ignore the filters: apply them here as well (a no-op on newer servers).
     if search and search.lower() not in str(campaign.get("name") or "").lower():

@@ -17,13 +17,14 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 )
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
-from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import (
-    CAMPAIGNS,
-    ONE_CAMPAIGN,
-    _WhatomateReads,
+from airflow_provider_whatsapp_campaigns.vendors.spec import (
+    CampaignSpec,
+    CreatedCampaign,
+    Recipient,
     marker_tag,
+    tagged_name,
 )
+from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, ONE_CAMPAIGN, _WhatomateReads
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import (
     SpooledRows,
     invalid_rows_report,
@@ -219,7 +220,7 @@ class _WhatomateWrites(_WhatomateReads):
             if existing is not None:
                 return (yield from self._adopt_flow(existing, rows, invalid, batch_size))
         body: dict[str, Any] = {
-            "name": f"{name} {marker_tag(marker)}" if marker else name,
+            "name": tagged_name(name, marker),
             "whatsapp_account": account,
             "template_id": resolved["id"],
         }
