@@ -92,8 +92,10 @@ class ConnectionConfig:
         conn_type: str,
         default_host: str | None,
         default_rate_limit: float | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> ConnectionConfig:
-        extra = _extra_dict(conn)
+        """``extra``: the connection's extra already read (the async path reads it without blocking)."""
+        extra = dict(extra) if extra is not None else _extra_dict(conn)
         conn_id = str(conn.conn_id)
 
         def number(name: str, default: Any, *, integer: bool = False, off: float | None = None) -> Any:

@@ -135,6 +135,10 @@ class InvalidState(_Permanent):
     """The campaign's state does not allow this action (e.g. pause a draft)."""
 
 
+class Interrupted(_Permanent):
+    """The task was killed (``on_kill``): the provider stopped before its next request."""
+
+
 class UnexpectedResponse(_Permanent):
     """The vendor answered with something this provider does not understand."""
 
@@ -166,6 +170,7 @@ ERROR_CLASSES: dict[str, type[WhatsAppCampaignError]] = {
         ValidationError,
         NotFound,
         InvalidState,
+        Interrupted,
         UnexpectedResponse,
         UnsupportedOperation,
         RateLimited,
@@ -181,6 +186,7 @@ def is_transient(exc: BaseException) -> bool:
 __all__ = [
     "AuthenticationError",
     "InsufficientBalance",
+    "Interrupted",
     "InvalidState",
     "NotFound",
     "PermissionDenied",

@@ -65,8 +65,10 @@ class RequestCore:
         self.errors = errors
         self.vendor = errors.vendor
         self._scrubber = Scrubber()
-        for secret in (config.password, *auth.secrets()):
-            self.add_secret(secret)
+        # Scrubbed here at once; Airflow's masker learns them in mask_known_secrets (sync contexts only).
+        self._connection_secrets = [s for s in (config.password, *auth.secrets()) if s]
+        for secret in self._connection_secrets:
+            self._scrubber.add(secret)
         self._session: requests.Session | None = None
         # Swappable for tests (tenacity's wait/sleep); production uses the defaults.
         self.backoff: Callable[[RetryCallState], float] = wait_exponential_jitter(initial=1, max=60, jitter=1)
@@ -74,6 +76,12 @@ class RequestCore:
         self.asleep: Callable[[float], Any] = asyncio.sleep
 
     # ---- masking
+    def mask_known_secrets(self) -> None:
+        """Register the connection's secrets with Airflow's log masker (sync contexts only: it may
+        call the supervisor synchronously; the async connection API already masked them)."""
+        for secret in self._connection_secrets:
+            mask_secret(secret)
+
     def add_secret(self, secret: str | None) -> None:
         """Register a credential or minted token: none of its forms may reach an error, XCom or our logs.
 

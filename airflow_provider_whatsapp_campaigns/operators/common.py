@@ -64,6 +64,17 @@ class CampaignOperatorBase(BaseOperator):
     def push_campaign_url(self, context: Context, campaign_id: str) -> None:
         push_campaign_url(context, self.hook, campaign_id)
 
+    def on_kill(self) -> None:
+        """Stop before the next request: an import's next batch, an export's next page, the next poll.
+
+        Airflow 3 only calls this on SIGTERM and lets the task run on until it is SIGKILLed; the
+        hook then raises ``Interrupted`` at its next request, so an export's partial file is removed
+        (never renamed into place) and no further recipient batch is sent.
+        """
+        if "hook" in self.__dict__:  # no hook yet: nothing was sent, nothing to stop
+            self.log.warning("task killed: %s sends no further request", self.hook.vendor)
+            self.hook.stop()
+
 
 def push_campaign_url(context: Context, hook: WhatsAppCampaignHook, campaign_id: str) -> None:
     """Pushed before any wait so the link works even if the wait fails; "" where the vendor has no page."""

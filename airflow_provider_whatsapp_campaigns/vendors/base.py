@@ -8,6 +8,7 @@ sync methods and their async twins below run those flows through the one request
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,12 +18,13 @@ import msgspec
 from airflow_provider_whatsapp_campaigns._http.auth import Auth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap
-from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, adrive, adrive_iter, drive, drive_iter
+from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, Response, adrive, adrive_iter, drive, drive_iter
 from airflow_provider_whatsapp_campaigns._http.transport import shared_session
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.connection_types import FORMS, ConnectionForm
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
+    Interrupted,
     InvalidState,
     NotFound,
     PermissionDenied,
@@ -128,6 +130,11 @@ class WhatsAppCampaignHook(BaseHook):
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Send no further request (an operator's ``on_kill``: Airflow 3 only calls it, the task goes on)."""
+        self._stopped.set()
 
     # ------------------------------------------------------------------ connection and core
 
@@ -145,7 +152,7 @@ class WhatsAppCampaignHook(BaseHook):
             self.__dict__["connection"] = await aread_connection(self.conn_id, hook=self)
         return self.__dict__["connection"]
 
-    def _config_from(self, conn: Connection) -> ConnectionConfig:
+    def _config_from(self, conn: Connection, extra: Mapping[str, Any] | None = None) -> ConnectionConfig:
         actual = getattr(conn, "conn_type", None)
         if actual and actual not in self.accepted_conn_types():
             raise ValidationError(
@@ -157,6 +164,7 @@ class WhatsAppCampaignHook(BaseHook):
             conn_type=self.conn_type,
             default_host=self.form().default_host,
             default_rate_limit=self.default_rate_limit,
+            extra=extra,
         )
 
     @classmethod
@@ -169,11 +177,20 @@ class WhatsAppCampaignHook(BaseHook):
 
     @cached_property
     def core(self) -> RequestCore:
-        return RequestCore(self.config, self.build_auth(self.config), self.errors)
+        core = RequestCore(self.config, self.build_auth(self.config), self.errors)
+        core.mask_known_secrets()
+        return core
 
     async def acore(self) -> RequestCore:
+        """The core for an event loop: connection and extras read with the async API (a slow secrets
+        backend must not block every trigger), and no synchronous secret masking (they are masked)."""
         if "core" not in self.__dict__:
-            config = self.__dict__.get("config") or self._config_from(await self.aconnection())
+            config = self.__dict__.get("config")
+            if config is None:
+                from airflow.providers.common.compat.connection import get_async_extra_dejson
+
+                conn = await self.aconnection()
+                config = self._config_from(conn, extra=await get_async_extra_dejson(conn))
             self.__dict__["config"] = config
             self.__dict__["core"] = RequestCore(config, self.build_auth(config), self.errors)
         return self.__dict__["core"]
@@ -199,11 +216,17 @@ class WhatsAppCampaignHook(BaseHook):
 
     # ------------------------------------------------------------------ running flows
 
+    def _send(self, call: Call) -> Response:
+        if self._stopped.is_set():
+            where = call.path.split("?")[0]
+            raise Interrupted(f"the task was killed: {self.vendor} {call.method} {where} was not sent", vendor=self.vendor)
+        return self.core.request(call)
+
     def _run(self, flow: Flow[Any]) -> Any:
         """Run a flow; its result and any error it raises leave here scrubbed of every secret form."""
         core = self.core
         try:
-            return core.scrub_result(drive(flow, core.request))
+            return core.scrub_result(drive(flow, self._send))
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)
             raise
@@ -279,7 +302,7 @@ class WhatsAppCampaignHook(BaseHook):
         flow = self._contacts_flow(self.check_campaign_id(campaign_id), **options)
         core = self.core
         try:
-            for page in drive_iter(flow, core.request):
+            for page in drive_iter(flow, self._send):
                 yield scrubbed_page(core, page)
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)
