@@ -105,15 +105,13 @@ class WhatsAppCampaignSensor(BaseSensorOperator):
         self.log.info("campaign %s: %s (%s)", stats.campaign_id, stats.vendor_status, verdict)
         if verdict == "done":
             log_funnel(self.log, stats)
+        elif self.deferrable:
+            # The first check runs inside Airflow's own sensor loop, so soft_fail / never_fail apply to it
+            # as to every poke; a finished campaign never visits the triggerer.
+            self._defer()
         return PokeReturnValue(is_done=verdict == "done", xcom_value=stats.to_dict())
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        # Poke once: finished campaigns never visit the triggerer.
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
+    def _defer(self) -> None:
         self.defer(
             trigger=WhatsAppCampaignTrigger(
                 conn_id=self.conn_id,
