@@ -38,7 +38,10 @@ from airflow_provider_whatsapp_campaigns.validation import (
 )
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
-from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
+from airflow_provider_whatsapp_campaigns.version_compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -284,6 +287,8 @@ class _WaitingOperator(CampaignOperatorBase):
         poll_interval: float = 60.0,
         timeout: timedelta | float = DEFAULT_WAIT_TIMEOUT,
         accept_statuses: Sequence[str] = (),
+        completion: str = "status",
+        settle_polls: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -294,10 +299,16 @@ class _WaitingOperator(CampaignOperatorBase):
         self.poll_interval = seconds(poll_interval, "poll_interval", minimum=MIN_POLL_INTERVAL)
         self.wait_timeout = seconds(timeout, "timeout", minimum=0, allow_equal=False)
         self.accept_statuses = list(accept_statuses)
-        CompletionRule(accept_statuses=self.accept_statuses)  # validate at parse time
+        self.completion = completion
+        self.settle_polls = settle_polls
+        self._completion_rule()  # validate at parse time
+
+    def _completion_rule(self) -> CompletionRule:
+        """The sensor's rule, with the same options (``completion="settled"`` for vendors without a status)."""
+        return CompletionRule(self.completion, self.settle_polls, self.accept_statuses)
 
     def wait(self, context: Context, stats: CampaignStats) -> dict[str, Any]:
-        rule = CompletionRule(accept_statuses=self.accept_statuses)
+        rule = self._completion_rule()
         verdict = rule.evaluate(stats)
         deadline = time.time() + self.wait_timeout
         if verdict == "waiting" and self.deferrable:
@@ -307,14 +318,19 @@ class _WaitingOperator(CampaignOperatorBase):
                     campaign_id=str(self.campaign_id),
                     end_time=deadline,
                     poll_interval=self.poll_interval,
+                    completion=self.completion,
+                    settle_polls=self.settle_polls,
                     accept_statuses=self.accept_statuses,
+                    history=rule.history,
                 ),
                 method_name="execute_complete",
             )
         while verdict == "waiting":
             if time.time() >= deadline:
-                raise AirflowException(
-                    f"campaign {self.campaign_id} still {stats.vendor_status!r} after {self.wait_timeout:.0f} s"
+                # As the sensor's: Airflow fails the task without spending its retries on a wait that ran out.
+                raise AirflowSensorTimeout(
+                    f"campaign {self.campaign_id} did not finish in time (last status {stats.vendor_status!r} "
+                    f"after {self.wait_timeout:.0f} s)"
                 )
             time.sleep(min(self.poll_interval, max(0.0, deadline - time.time())))
             stats = self.hook.get_campaign_stats(str(self.campaign_id))
@@ -325,7 +341,7 @@ class _WaitingOperator(CampaignOperatorBase):
         return stats.to_dict()
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return resume_from_event(self, event)
+        return resume_from_event(self, event, timeout_exc=AirflowSensorTimeout)  # type: ignore[no-any-return]
 
 
 class WhatsAppStartCampaignOperator(_WaitingOperator):
