@@ -30,17 +30,15 @@ def test_export_killed_mid_way_leaves_no_file_and_reads_no_further_page(sandbox,
         path=str(target),
         contact_options={"per_page": 10},
     )
-    rows = 0
-    original = op.hook.contact_row
+    original = op.hook.iter_contact_pages
 
-    def row_then_kill(raw):
-        nonlocal rows
-        rows += 1
-        if rows == 15:  # in the second page
-            op.on_kill()
-        return original(raw)
+    def pages_then_kill(*args, **kwargs):
+        for number, page in enumerate(original(*args, **kwargs), start=1):
+            if number == 2:  # while the second page is being written
+                op.on_kill()
+            yield page
 
-    op.hook.contact_row = row_then_kill
+    op.hook.iter_contact_pages = pages_then_kill
     with pytest.raises(Interrupted, match="killed"):
         op.execute({"ti": mock.MagicMock()})
     assert not target.exists(), "no export appears as final"
