@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_whatsapp_campaigns.connection_types import COMMON_EXTRAS, FORMS
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+from airflow_provider_whatsapp_campaigns.validation import shown
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -109,13 +110,13 @@ class ConnectionConfig:
             if off is not None:
                 bounds += f", or {off:g} to switch it off"
             problem = ValidationError(
-                f"Connection {conn_id!r}: extra {name!r} must be {kind} {bounds}; got {value!r}."
+                f"Connection {conn_id!r}: extra {name!r} must be {kind} {bounds}; got {shown(value)}."
             )
             if isinstance(value, bool):
                 raise problem
             try:
                 parsed = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond any float
                 raise problem from None
             if integer and not parsed.is_integer():
                 raise problem

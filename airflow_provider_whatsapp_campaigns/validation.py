@@ -26,7 +26,10 @@ NAME_MAX, PATH_MAX = 255, 4096
 
 def shown(value: Any) -> str:
     """The bad value as a message shows it: its repr, cut short."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
@@ -94,7 +97,7 @@ def seconds(value: Any, field: str, *, minimum: float, allow_equal: bool = True)
     if isinstance(value, timedelta):
         number = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        number = float(value) if isinstance(value, float) or abs(value) < 2**53 else math.inf
     else:
         raise ValidationError(f"{field} must be a number of seconds or a timedelta, got {shown(value)}")
     too_small = number < minimum if allow_equal else number <= minimum
@@ -120,10 +123,13 @@ def string_mapping(value: Any, field: str, *, at_parse: bool = False) -> dict[st
             raise ValidationError(f"{field} keys must be strings or integers, got key {shown(key)}")
         if at_parse and is_deferred(item):
             continue
-        number = isinstance(item, int | float) and not isinstance(item, bool)
-        if not (isinstance(item, str) or (number and math.isfinite(item))):
+        number = isinstance(item, int) or (isinstance(item, float) and math.isfinite(item))
+        if isinstance(item, bool) or not (isinstance(item, str) or number):
             raise ValidationError(f"{field}[{str(key)!r}] must be a string or a number, got {shown(item)}; e.g. {example}")
-        out[str(key)] = str(item)
+        try:
+            out[str(key)] = str(item)
+        except ValueError:  # an int past Python's digit limit for str()
+            raise ValidationError(f"{field}[{str(key)!r}] is a number too large to write out") from None
     return out
 
 
