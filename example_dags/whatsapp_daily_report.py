@@ -27,6 +27,8 @@ import os
 import tempfile
 from datetime import datetime, timedelta
 
+from airflow.providers.common.compat.sdk import Asset
+
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, Variable, task
 except ImportError:  # Airflow 2.11
@@ -48,6 +50,9 @@ DEFAULT_CAMPAIGNS = [
 ]
 AIRFLOW_HOME = os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
 REPORT_DIR = os.path.join(AIRFLOW_HOME, "reports", "whatsapp")
+# What this DAG produces, as Assets (Datasets on 2.11): whatsapp_report_consumer is scheduled on them.
+STATS_TABLE_ASSET = Asset("whatsapp_campaign_stats")
+REPORT_FILES_ASSET = Asset("whatsapp_daily_report_files")
 DEMO_WAREHOUSE_CONN_ID = "whatsapp_demo_warehouse"
 # A demo-only connection id, so this default never shadows a connection of yours.
 os.environ.setdefault(
@@ -108,8 +113,8 @@ with DAG(
     stats = WhatsAppCampaignStatsOperator.partial(task_id="campaign_stats").expand_kwargs(campaigns_to_report())
     # [END howto_operator_whatsapp_stats_mapped]
 
-    @task
-    def write_report(all_stats: list[dict], dag_run=None) -> dict:
+    @task(outlets=[REPORT_FILES_ASSET])
+    def write_report(all_stats: list[dict], dag_run=None, outlet_events=None) -> dict:
         # `ds` is missing on Airflow 3 runs triggered without a logical date; run_after is always there.
         ds = (dag_run.logical_date or dag_run.run_after).strftime("%Y-%m-%d")
         rows = [dict(s) for s in all_stats]
@@ -126,7 +131,9 @@ with DAG(
         for row in rows:
             print(f"{row['provider']:<10} {row['campaign_id']:<14} {row['status']:<10} "
                   f"sent={row['sent']} delivered={row['delivered']} read={row['read']}")
-        return {"csv": csv_path, "json": json_path, "rows": len(rows)}
+        result = {"csv": csv_path, "json": json_path, "rows": len(rows)}
+        outlet_events[REPORT_FILES_ASSET].extra = result  # what the consumer DAG reads
+        return result
 
     write_report(stats.output)
 
@@ -137,6 +144,7 @@ with DAG(
         stats=stats.output,  # every mapped task's CampaignStats dict
         table="whatsapp_campaign_stats",
         create_table=True,
+        outlets=[STATS_TABLE_ASSET],  # its event carries {"table", "run_id", "rows"}
     )
     # [END howto_operator_whatsapp_stats_to_sql]
 # [END howto_whatsapp_daily_report]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_whatsapp_campaigns.assets import record_outlet_events
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase, check_campaign_id_at_parse
 from airflow_provider_whatsapp_campaigns.phones import mask_phone
@@ -41,6 +42,8 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
     to the file and masked in the logs.
 
     :param path: local path or ``ObjectStoragePath``; ``.csv`` or ``.jsonl`` picks the format.
+        Assets in ``outlets`` get the result (``path``, ``rows``, ``format``, ``campaign_id``) as
+        their event's ``extra``, for DAGs scheduled on them.
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "path", "contact_options")
@@ -115,7 +118,9 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
         self.log.info(
             "exported %d rows to %s in %.1f s (%.0f rows/s)", rows, self.path, elapsed, rows / max(elapsed, 1e-9)
         )
-        return {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": campaign_id}
+        result = {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": campaign_id}
+        record_outlet_events(self, context, result)
+        return result
 
 
 class _AtomicWriter:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns.assets import record_outlet_events
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.operators.common import UI_COLOR
 from airflow_provider_whatsapp_campaigns.stats import COUNTERS, RATES, CampaignStats
@@ -89,7 +90,8 @@ class WhatsAppStatsToSqlOperator(BaseOperator):
     :param table: table name, optionally ``schema.table``.
     :param create_table: create the table (``IF NOT EXISTS``) before writing.
     :param run_id: the run key; defaults to the Airflow run id.
-    :returns: the number of rows written.
+    :returns: the number of rows written. Assets in ``outlets`` get ``{"table", "run_id", "rows"}`` as
+        their event's ``extra``, for DAGs scheduled on them.
     """
 
     template_fields: Sequence[str] = ("sql_conn_id", "stats", "table", "run_id")
@@ -121,10 +123,9 @@ class WhatsAppStatsToSqlOperator(BaseOperator):
         hook = _sql_hook(self.sql_conn_id)
         if self.create_table:
             hook.run(create_table_sql(table))
-        if not rows:
-            self.log.info("no stats to write for run %s", run_id)
-            return 0
-        self._replace(hook, table, rows)
+        if rows:
+            self._replace(hook, table, rows)
+        record_outlet_events(self, context, {"table": table, "run_id": run_id, "rows": len(rows)})
         self.log.info("wrote %d stats rows for run %s into %s", len(rows), run_id, table)
         return len(rows)
 

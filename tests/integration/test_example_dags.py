@@ -191,3 +191,9 @@ def test_insider_transactional_monthly_dag(airflow_cli_env: dict[str, str], sand
     days = csv_rows(written["path"])
     assert written["days"] == len(days) == len(result["chart"]["dates"]) == 28, "February, not March 1st too"
     assert sum(int(d["sent"]) for d in days) == expected["sent"]
+
+
+def test_report_consumer_dag_runs(airflow_cli_env: dict[str, str]) -> None:
+    # Triggered by hand there is no asset event: the task reports that nothing arrived.
+    run, _ = dags_test(airflow_cli_env, "whatsapp_report_consumer")
+    assert xcom(run, "what_arrived") == {}
