@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.flow import Flow, adrive, drive
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError
 
@@ -70,6 +71,7 @@ class MintedAuth(Auth):
         with lock:
             if not self.ready():
                 drive(self.obtain(core), core.request)
+                metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
 
     async def aprepare(self, core: RequestCore) -> None:
         if self.ready():
@@ -79,6 +81,7 @@ class MintedAuth(Auth):
         async with lock:
             if not self.ready():
                 await adrive(self.obtain(core), core.arequest)
+                metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
 
 
 class StaticHeaderAuth(Auth):

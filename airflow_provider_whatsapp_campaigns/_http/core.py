@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.auth import Auth
 from airflow_provider_whatsapp_campaigns._http.errors import MAX_RETRY_AFTER, ErrorMap
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, Response, adrive, drive
@@ -166,6 +167,7 @@ class RequestCore:
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        metrics.incr(f"retries.{self.vendor}", vendor=self.vendor)
         log.warning(
             "%s: attempt %d failed (%s); retrying in %.1f s",
             self.vendor,
@@ -239,7 +241,8 @@ class RequestCore:
                         raise error
                     if limiter is not None:
                         limiter.acquire(self.config.conn_id)
-                    return self._send_once(call)
+                    with metrics.request(self.vendor):
+                        return self._send_once(call)
         except WhatsAppCampaignError as exc:
             self._say_retries(exc, retrying.statistics.get("attempt_number", 1))
             raise
@@ -321,7 +324,8 @@ class RequestCore:
                         raise error
                     if limiter is not None:
                         await limiter.acquire_async(self.config.conn_id)
-                    return await self._asend_once(call)
+                    with metrics.request(self.vendor):
+                        return await self._asend_once(call)
         except WhatsAppCampaignError as exc:
             self._say_retries(exc, retrying.statistics.get("attempt_number", 1))
             raise

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.flow import iter_chunks
 from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import (
@@ -222,6 +223,8 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
                 "adopted from an earlier try" if created.adopted else "created",
                 created.recipients_added,
             )
+            if not created.adopted:
+                metrics.incr(f"rows_imported.{hook.vendor}", len(chunk), vendor=hook.vendor)
             ids.append(created.campaign_id)
         if len(ids) == 1:
             self.push_campaign_url(context, ids[0])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns.assets import record_outlet_events
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import CampaignOperatorBase, check_campaign_id_at_parse
@@ -119,6 +120,7 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
             "exported %d rows to %s in %.1f s (%.0f rows/s)", rows, self.path, elapsed, rows / max(elapsed, 1e-9)
         )
         result = {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": campaign_id}
+        metrics.incr(f"rows_exported.{hook.vendor}", rows, vendor=hook.vendor)
         record_outlet_events(self, context, result)
         return result
 

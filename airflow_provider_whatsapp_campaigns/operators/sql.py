@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns.assets import record_outlet_events
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.operators.common import UI_COLOR
@@ -125,6 +126,7 @@ class WhatsAppStatsToSqlOperator(BaseOperator):
             hook.run(create_table_sql(table))
         if rows:
             self._replace(hook, table, rows)
+            metrics.incr("rows_written", len(rows))
         record_outlet_events(self, context, {"table": table, "run_id": run_id, "rows": len(rows)})
         self.log.info("wrote %d stats rows for run %s into %s", len(rows), run_id, table)
         return len(rows)

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError, is_transient
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
 from airflow_provider_whatsapp_campaigns.validation import (
@@ -151,7 +152,8 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         try:
             hook = await aget_hook(self.conn_id)
             async with hook.async_session():
-                event = await self._wait(hook)
+                with metrics.wait_in_flight(hook.vendor):
+                    event = await self._wait(hook)
         except WhatsAppCampaignError as exc:
             event = error_event(self.campaign_id, exc)
         except Exception as exc:  # a triggerer must never crash: the task fails with a typed error instead
@@ -181,7 +183,8 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         logged_status: str | None = None
         while True:
             try:
-                last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
+                with metrics.poll(hook.vendor):
+                    last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
             except WhatsAppCampaignError as exc:
                 failures += 1
                 if not is_transient(exc) or failures >= self.max_consecutive_failures:
