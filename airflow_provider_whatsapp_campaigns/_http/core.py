@@ -224,7 +224,8 @@ class RequestCore:
         try:
             if limiter is not None:
                 limiter.acquire(self.config.conn_id)
-            return self._send_once(call)
+            with metrics.request(self.vendor):
+                return self._send_once(call)
         except (RateLimited, VendorUnavailable) as exc:
             if not self._should_retry(exc):
                 self._say_retries(exc, 1)
@@ -309,7 +310,8 @@ class RequestCore:
         try:
             if limiter is not None:
                 await limiter.acquire_async(self.config.conn_id)
-            return await self._asend_once(call)
+            with metrics.request(self.vendor):
+                return await self._asend_once(call)
         except (RateLimited, VendorUnavailable) as exc:
             if not self._should_retry(exc):
                 self._say_retries(exc, 1)
