@@ -12,6 +12,8 @@ from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampai
 
 
 class _Hook:
+    vendor = "x"  # every hook names its vendor (the trigger tags its metrics with it)
+
     def __init__(self, statuses: list[str]) -> None:
         self.statuses = statuses
 
