@@ -178,9 +178,12 @@ def connections(root: str, rate_limit: float = 0) -> dict[str, Any]:
 def run_child(case: str, side: str, params: dict[str, Any], env: dict[str, str], logdir: str) -> dict[str, Any]:
     result_path = os.path.join(logdir, f"{case}-{side}.json")
     log_path = os.path.join(logdir, f"{case}-{side}.log")
+    params_path = os.path.join(logdir, f"{case}-{side}.params.json")  # 10,000 campaign ids overflow argv
+    with open(params_path, "w") as handle:
+        json.dump(params, handle)
     with open(log_path, "w") as log:
         proc = subprocess.run(
-            [sys.executable, os.path.join(HERE, "cases.py"), case, side, json.dumps(params), result_path],
+            [sys.executable, os.path.join(HERE, "cases.py"), case, side, params_path, result_path],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,7 +1,7 @@
 """One benchmark case on one side (``stock`` or ``ours``), run in its own process by ``bench.py``.
 
 A fresh interpreter per measurement keeps RSS growth and import caches honest. Usage (internal):
-``python benchmarks/cases.py CASE SIDE PARAMS_JSON RESULT_PATH``; the measurements are written to
+``python benchmarks/cases.py CASE SIDE PARAMS_PATH RESULT_PATH``; the measurements are written to
 RESULT_PATH as JSON. The connections ``bench_whatomate`` (this provider) and ``bench_http`` (the stock
 http provider) come from ``AIRFLOW_CONN_*`` variables set by ``bench.py``; both point at the same
 sandbox process.
@@ -321,8 +321,10 @@ CASES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
 
 
 def main() -> None:
-    case, side, params, result_path = sys.argv[1:5]
-    result = CASES[case](side, json.loads(params))
+    case, side, params_path, result_path = sys.argv[1:5]
+    with open(params_path) as handle:
+        params = json.load(handle)
+    result = CASES[case](side, params)
     result.pop("value", None)
     with open(result_path, "w") as handle:
         json.dump(result, handle)
