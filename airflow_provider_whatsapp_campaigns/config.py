@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,10 @@ from airflow_provider_whatsapp_campaigns.validation import shown
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
-DEFAULT_TIMEOUT = 30.0
+log = logging.getLogger("airflow.providers.whatsapp_campaigns.config")
+
+#: Seconds to wait for one HTTP answer (extra ``timeout``); a campaign wait has its own, in hours.
+DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: Bounds of the numeric extras: the ones the connection forms declare, so form and parser agree.
@@ -62,7 +66,7 @@ class ConnectionConfig:
     base_url: str
     login: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_REQUEST_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     rate_limit: float | None = None
     verify: bool | str = True  # or the path of a CA bundle
@@ -155,7 +159,7 @@ class ConnectionConfig:
             base_url=build_base_url(conn, default_host, conn_id),
             login=conn.login or None,
             password=conn.password or None,
-            timeout=number("timeout", DEFAULT_TIMEOUT),
+            timeout=number("timeout", DEFAULT_REQUEST_TIMEOUT),
             max_retries=number("max_retries", DEFAULT_MAX_RETRIES, integer=True),
             rate_limit=rate_limit or None,
             verify=trust(),
@@ -167,19 +171,34 @@ class ConnectionConfig:
         return config
 
     def check_transport_security(self) -> None:
-        """HTTPS only, except loopback or a host the user explicitly marked ``allow_insecure``."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(
-                f"Connection {self.conn_id!r}: host must be an http(s) URL such as https://example.com, "
-                f"got {self.base_url!r}."
-            )
-        if parts.scheme == "http" and not (self.allow_insecure or is_loopback(parts.hostname)):
-            raise ValidationError(
-                f"Connection {self.conn_id!r}: refusing plain http:// to {parts.hostname}; credentials would "
-                "cross the network unencrypted. Use https://, or set extra allow_insecure=true if this host "
-                "is on a network you trust."
-            )
+        require_secure_url(self.base_url, conn_id=self.conn_id, allow_insecure=self.allow_insecure)
+
+
+def require_secure_url(url: str, *, conn_id: str, allow_insecure: bool, what: str = "host") -> None:
+    """The one transport-security rule: HTTPS only, except loopback or a host the user explicitly
+    marked ``allow_insecure`` (then warned about once per process: credentials cross in clear)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"Connection {conn_id!r}: {what} must be an http(s) URL such as https://example.com, got {url!r}."
+        )
+    if parts.scheme != "http" or is_loopback(parts.hostname):
+        return
+    if not allow_insecure:
+        raise ValidationError(
+            f"Connection {conn_id!r}: refusing plain http:// to {parts.hostname} ({what}); credentials would "
+            "cross the network unencrypted. Use https://, or set extra allow_insecure=true if this host "
+            "is on a network you trust."
+        )
+    from airflow_provider_whatsapp_campaigns._http.state import STATE
+
+    if STATE.first_time("insecure-warned", (conn_id, parts.hostname)):
+        log.warning(
+            "Connection %r talks plain http:// to %s (allow_insecure=true): credentials and recipient "
+            "numbers cross the network unencrypted. Prefer https://.",
+            conn_id,
+            parts.hostname,
+        )
 
 
 def _as_bool(value: Any) -> bool | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 # A run of 8+ digits, optionally with a leading + and single separators: what a phone looks like in text.
@@ -49,17 +48,3 @@ def to_e164(value: str, default_region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError("not a valid number for its country")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_phones(
-    values: Iterable[str], default_region: str | None = None, start_row: int = 0
-) -> tuple[list[str], list[InvalidPhone]]:
-    """Split numbers into valid E.164 strings and rejects with their row index."""
-    valid: list[str] = []
-    invalid: list[InvalidPhone] = []
-    for row, value in enumerate(values, start=start_row):
-        try:
-            valid.append(to_e164(value, default_region))
-        except ValueError as exc:
-            invalid.append(InvalidPhone(row, str(value), str(exc)))
-    return valid, invalid

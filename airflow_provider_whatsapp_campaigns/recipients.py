@@ -22,10 +22,13 @@ from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 
 PHONE_KEYS = ("phone", "phone_number", "msisdn", "number")
 NAME_KEYS = ("name", "recipient_name")
+PARAMS_KEYS = ("params", "template_params")
 MAX_SHOWN = 10
 # One recipient per line: a line this long is not a recipient (and is never read into memory whole).
 MAX_LINE_BYTES = 1024 * 1024
 SAVE_AS_UTF8 = 'save it as UTF-8 (Excel: "CSV UTF-8"; LibreOffice: character set "Unicode (UTF-8)")'
+#: Rejects kept for the report (all are counted).
+MAX_KEPT_INVALID = 1000
 
 
 @dataclass(frozen=True)
@@ -153,20 +156,79 @@ def _check_header(fieldnames: Sequence[str] | None, label: str) -> None:
         )
 
 
-def _row_to_recipient(row: Any) -> tuple[str, str | None, dict[str, str]]:
+def _parse_row(row: Any) -> tuple[str, str | None, dict[str, str]]:
     if isinstance(row, Recipient):
-        return row.phone, row.name, dict(row.params)
+        return row.phone, row.name, {str(k): str(v) for k, v in row.params.items()}
     if isinstance(row, (str, int)):
         return str(row), None, {}
     if not isinstance(row, Mapping):
         raise ValueError(f"a recipient must be a phone string or a mapping, got {type(row).__name__}")
     phone = next((row[k] for k in PHONE_KEYS if row.get(k)), "")
     name = next((row[k] for k in NAME_KEYS if row.get(k)), None)
-    params = row.get("params")
-    if not isinstance(params, Mapping):
-        skip = {*PHONE_KEYS, *NAME_KEYS, "params"}
+    params = next((row[k] for k in PARAMS_KEYS if isinstance(row.get(k), Mapping)), None)
+    if params is None:  # a CSV row: every other non-empty column is a template parameter
+        skip = {*PHONE_KEYS, *NAME_KEYS, *PARAMS_KEYS}
         params = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
     return str(phone), None if name is None else str(name), {str(k): str(v) for k, v in params.items()}
+
+
+@dataclass(frozen=True)
+class NormalizedRecipients:
+    """What :func:`normalize_recipients` found: the valid ones (E.164, each once), the rejects, the repeats.
+
+    ``invalid`` keeps the first :data:`MAX_KEPT_INVALID` rejects (memory stays bounded on a huge
+    file); ``invalid_count`` counts them all.
+    """
+
+    valid: list[Recipient] | RecipientSpool
+    invalid: list[InvalidPhone]
+    invalid_count: int
+    duplicates: int
+
+    def describe_invalid(self) -> str:
+        """The first rejects, masked, for an error or a log line."""
+        shown = "; ".join(i.describe() for i in self.invalid[:MAX_SHOWN])
+        more = f" (and {self.invalid_count - MAX_SHOWN} more)" if self.invalid_count > MAX_SHOWN else ""
+        return shown + more
+
+
+def normalize_recipients(
+    items: Iterable[Any], *, default_region: str | None = None, into: RecipientSpool | None = None
+) -> NormalizedRecipients:
+    """The one recipients normalizer: every item becomes a :class:`Recipient` with an E.164 phone.
+
+    Items: :class:`Recipient`, a phone string (or int), or a mapping — phone from ``phone`` /
+    ``phone_number`` / ``msisdn`` / ``number``, name from ``name`` / ``recipient_name``, params from
+    ``params`` / ``template_params`` or else every other non-empty column (a CSV row). A number that
+    repeats is kept once and counted; invalid ones are reported by 0-based row. Valid recipients
+    go to a list, or ``into`` a :class:`RecipientSpool` on disk for a file. No other I/O.
+    """
+    valid: list[Recipient] | RecipientSpool = into if into is not None else []
+    invalid: list[InvalidPhone] = []
+    invalid_count = 0
+    seen: set[int] = set()  # E.164 numbers as integers: a third of the memory of the strings
+    duplicates = 0
+    for index, row in enumerate(items):
+        phone = ""
+        try:
+            if isinstance(row, ValidatedRecipient):  # load_recipients validated it already
+                e164, name, params = row.phone, row.name, dict(row.params)
+            else:
+                phone, name, params = _parse_row(row)
+                e164 = to_e164(phone, default_region)
+        except ValueError as exc:
+            invalid_count += 1
+            if len(invalid) < MAX_KEPT_INVALID:
+                shown = phone if isinstance(row, (Mapping, Recipient)) else str(row)
+                invalid.append(InvalidPhone(index, shown, str(exc)))
+            continue
+        number = int(e164[1:])
+        if number in seen:
+            duplicates += 1
+            continue
+        seen.add(number)
+        valid.append(ValidatedRecipient(e164, name, params))
+    return NormalizedRecipients(valid, invalid, invalid_count, duplicates)
 
 
 def _parse_rendered_list(text: str) -> list[Any]:
@@ -204,42 +266,18 @@ def load_recipients(
             f"CSV / JSON-lines file, got {type(source).__name__}"
         )
     rows: Iterable[Any] = _rows_from_file(source) if from_file else source
-    valid: list[Recipient] | RecipientSpool = RecipientSpool() if from_file else []
-    invalid: list[InvalidPhone] = []
-    invalid_count = 0
-    seen: set[int] = set()  # E.164 numbers as integers: a third of the memory of the strings
-    duplicates = 0
-    for index, row in enumerate(rows):
-        try:
-            phone, name, params = _row_to_recipient(row)
-            e164 = to_e164(phone, default_region)
-        except ValueError as exc:
-            invalid_count += 1
-            if len(invalid) < MAX_SHOWN:
-                invalid.append(
-                    InvalidPhone(index, str(row.get("phone", "")) if isinstance(row, Mapping) else str(row), str(exc))
-                )
-            continue
-        number = int(e164[1:])
-        if number in seen:
-            duplicates += 1
-            continue
-        seen.add(number)
-        valid.append(ValidatedRecipient(e164, name, params))
-    del seen
-    if invalid and on_invalid == "fail":
-        shown = "; ".join(i.describe() for i in invalid)
-        more = f" (and {invalid_count - MAX_SHOWN} more)" if invalid_count > MAX_SHOWN else ""
-        raise ValidationError(f"{invalid_count} invalid recipient(s), nothing was sent: {shown}{more}")
-    if log is not None and (invalid or duplicates):
-        shown = "; ".join(i.describe() for i in invalid)
-        more = f" (and {invalid_count - MAX_SHOWN} more)" if invalid_count > MAX_SHOWN else ""
+    found = normalize_recipients(rows, default_region=default_region, into=RecipientSpool() if from_file else None)
+    if found.invalid_count and on_invalid == "fail":
+        raise ValidationError(f"{found.invalid_count} invalid recipient(s), nothing was sent: {found.describe_invalid()}")
+    if log is not None and (found.invalid_count or found.duplicates):
+        shown = found.describe_invalid()
         log.warning(
             "skipped %d invalid and %d duplicate recipient(s)%s",
-            invalid_count,
-            duplicates,
-            f": {shown}{more}" if shown else "",
+            found.invalid_count,
+            found.duplicates,
+            f": {shown}" if shown else "",
         )
+    valid = found.valid
     if not valid:
         raise ValidationError("no valid recipients: nothing to send")
     return valid

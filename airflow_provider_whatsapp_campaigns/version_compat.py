@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Not re-exported by common-compat; the same class on Airflow 2.11 and 3.x.
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
@@ -18,18 +20,11 @@ from airflow.providers.common.compat.sdk import (
     mask_secret,
 )
 
-try:
-    from airflow import __version__ as _airflow_version
-except ImportError:  # pragma: no cover
-    _airflow_version = "0"
-
-AIRFLOW_V_3_0_PLUS = int(_airflow_version.split(".")[0]) >= 3
-
 __all__ = [
-    "AIRFLOW_V_3_0_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "AirflowProviderDeprecationWarning",
     "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",

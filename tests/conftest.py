@@ -102,11 +102,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_token_caches() -> Iterator[None]:
-    """Tokens are cached per process (by design); a test must not inherit another test's."""
+def _fresh_process_state() -> Iterator[None]:
+    """Tokens, locks, limiters are kept per process (by design); a test must not inherit another test's."""
     yield
-    from airflow_provider_whatsapp_campaigns.vendors.insider.auth import clear_token_cache
-    from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import clear_jwt_cache
+    from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
 
-    clear_token_cache()
-    clear_jwt_cache()
+    clear_process_state()

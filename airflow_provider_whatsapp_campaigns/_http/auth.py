@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
-import weakref
+import time
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.flow import Flow, adrive, drive
+from airflow_provider_whatsapp_campaigns._http.state import STATE
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError
 
 if TYPE_CHECKING:
@@ -38,11 +41,27 @@ class Auth:
         yield  # pragma: no cover
 
 
-_MINT_GUARD = threading.Lock()
-_MINT_LOCKS: dict[Hashable, threading.Lock] = {}
-_ASYNC_MINT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+@dataclass
+class Tokens:
+    """What a :class:`MintedAuth` obtained, shared per process by every hook of the same account.
+
+    ``expires_at`` is a ``time.monotonic()`` deadline after which ``access`` is no longer used
+    (infinite for tokens whose lifetime the vendor does not state: a 401 renews those).
+    """
+
+    access: str | None = None
+    refresh: str | None = None
+    refresh_cookie: str | None = None  # set when the server handed the refresh token over as a cookie
+    expires_at: float = math.inf
+
+    def usable(self) -> str | None:
+        """The access token, while it is still good to use."""
+        return self.access if self.access and time.monotonic() < self.expires_at else None
+
+    def forget(self, access: str | None) -> None:
+        """Drop the access token if it is still ``access`` (a newer one minted meanwhile stays)."""
+        if access is None or self.access == access:
+            self.access = None
 
 
 class MintedAuth(Auth):
@@ -50,25 +69,28 @@ class MintedAuth(Auth):
 
     :meth:`prepare`/:meth:`aprepare` obtain them once under a lock keyed by ``key`` (a thread lock
     for sync callers, an asyncio lock per event loop for async ones): many concurrent callers of
-    one account cause one mint, not one each.
+    one account cause one mint, not one each. Locks and :class:`Tokens` live in the process
+    state (:mod:`.state`), so one call clears them all.
     """
 
     key: Hashable
 
+    @property
+    def tokens(self) -> Tokens:
+        return STATE.setdefault("tokens", self.key, Tokens)
+
     def ready(self) -> bool:
-        """True when usable credentials are cached."""
-        raise NotImplementedError
+        """True when a usable access token is cached."""
+        return self.tokens.usable() is not None
 
     def obtain(self, core: RequestCore) -> Flow[Any]:
-        """The flow that mints or logs in and caches the result."""
+        """The flow that mints or logs in and stores the result in :attr:`tokens`."""
         raise NotImplementedError
 
     def prepare(self, core: RequestCore) -> None:
         if self.ready():
             return
-        with _MINT_GUARD:
-            lock = _MINT_LOCKS.setdefault(self.key, threading.Lock())
-        with lock:
+        with STATE.setdefault("mint-lock", self.key, threading.Lock):
             if not self.ready():
                 drive(self.obtain(core), core.request)
                 metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
@@ -76,9 +98,7 @@ class MintedAuth(Auth):
     async def aprepare(self, core: RequestCore) -> None:
         if self.ready():
             return
-        per_loop = _ASYNC_MINT_LOCKS.setdefault(asyncio.get_running_loop(), {})
-        lock = per_loop.setdefault(self.key, asyncio.Lock())
-        async with lock:
+        async with STATE.setdefault("mint-lock", self.key, asyncio.Lock, per_loop=True):
             if not self.ready():
                 await adrive(self.obtain(core), core.arequest)
                 metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)

@@ -48,7 +48,7 @@ STATUS_ERRORS: dict[int, type[WhatsAppCampaignError]] = {
 }
 
 
-def _default_extract(body: Any) -> tuple[Any, Any]:
+def default_error_fields(body: Any) -> tuple[Any, Any]:
     if isinstance(body, Mapping):
         err = body.get("error")
         if isinstance(err, Mapping):
@@ -65,14 +65,14 @@ class ErrorMap:
     codes: Mapping[str, ErrorRule] = field(default_factory=dict)
     statuses: Mapping[int, ErrorRule] = field(default_factory=dict)
     # body -> (vendor code, vendor message)
-    extract: Callable[[Any], tuple[Any, Any]] = _default_extract
+    error_fields: Callable[[Any], tuple[Any, Any]] = default_error_fields
     # (http status, body) -> True when a 2xx answer is really an error (envelopes with status: false)
     body_is_error: Callable[[int, Any], bool] = lambda status, body: False
 
     def exception_for(self, response: Response, scrub: Callable[[str], str]) -> WhatsAppCampaignError | None:
         if response.status < 400 and not self.body_is_error(response.status, response.body):
             return None
-        code, message = self.extract(response.body)
+        code, message = self.error_fields(response.body)
         code = None if code is None or code == "" else _describe(code)
         rule = (self.codes.get(code) if code is not None else None) or self.statuses.get(response.status)
         if rule is not None:
@@ -107,15 +107,15 @@ def _describe(message: Any) -> str:
     return json.dumps(message, default=str, ensure_ascii=False)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date), within ``[0, MAX_RETRY_AFTER]``."""
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds, or an HTTP date counted from ``now``), within ``[0, MAX_RETRY_AFTER]``."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
         try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - now()
         except (TypeError, ValueError, OverflowError, IndexError):
             return None
     if math.isnan(seconds):

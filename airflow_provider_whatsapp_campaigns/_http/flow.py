@@ -1,4 +1,5 @@
-"""Flows and their drivers: vendor logic as generators of calls, run sync or async."""
+"""Flows and their drivers: logic written once as generators of steps (HTTP calls, or the wait loop's polls
+and sleeps), run by a sync or an async driver that performs each step and throws typed errors back in."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def _step(flow: Flow[Any], value: Any, error: BaseException | None) -> Any:
     return flow.throw(error) if error is not None else flow.send(value)
 
 
-def drive_iter(flow: Flow[T], send: Callable[[Call], Any]) -> Generator[Any, None, T]:
+def drive_iter(flow: Flow[T], send: Callable[[Any], Any]) -> Generator[Any, None, T]:
     """Run a flow synchronously; yields what it emits and returns what it returns."""
     value: Any = None
     error: BaseException | None = None
@@ -107,7 +108,7 @@ def drive_iter(flow: Flow[T], send: Callable[[Call], Any]) -> Generator[Any, Non
             error = exc
 
 
-def drive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
+def drive(flow: Flow[T], send: Callable[[Any], Any]) -> T:
     runner = drive_iter(flow, send)
     while True:
         try:
@@ -117,7 +118,7 @@ def drive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
         raise UnexpectedResponse(f"flow emitted {type(item).__name__} where a single result was expected")
 
 
-async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncGenerator[Any, None]:
+async def adrive_iter(flow: Flow[Any], send: Callable[[Any], Any]) -> AsyncGenerator[Any, None]:
     """Async twin of :func:`drive_iter` for what a flow emits (its return value is dropped: async
     generators cannot return one; use :func:`adrive` for results)."""
     value: Any = None
@@ -137,7 +138,7 @@ async def adrive_iter(flow: Flow[Any], send: Callable[[Call], Any]) -> AsyncGene
             error = exc
 
 
-async def adrive(flow: Flow[T], send: Callable[[Call], Any]) -> T:
+async def adrive(flow: Flow[T], send: Callable[[Any], Any]) -> T:
     """Run a flow to its result. A plain coroutine, not built on :func:`adrive_iter`: an async
     generator abandoned after its result would be finalized through the event loop on every call."""
     value: Any = None

@@ -6,15 +6,13 @@ reached each process falls back to its own budget (see :class:`Budget`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-import threading
 import time
-import weakref
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns._http.state import STATE
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 
 if TYPE_CHECKING:  # pyrate-limiter is imported when a limiter is first built, not by DAG files
@@ -26,12 +24,6 @@ log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 5.0
 #: Seconds a Redis call may take: a Redis that hangs must not hold requests much longer than one that refuses.
 REDIS_TIMEOUT_SECONDS = 2.0
-
-_sync_limiters: dict[tuple[str, str, float], Budget] = {}
-_async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], Budget]] = (
-    weakref.WeakKeyDictionary()
-)
-_limiter_lock = threading.Lock()
 
 
 def _rates(rps: float) -> list[Rate]:
@@ -54,26 +46,28 @@ def sync_limiter(config: ConnectionConfig) -> Budget | None:
     """One budget per connection per process (Redis-shared when ``redis_url`` is set)."""
     if not config.rate_limit:
         return None
-    key = _limiter_key(config, config.rate_limit)
-    with _limiter_lock:
-        if key not in _sync_limiters:
-            from pyrate_limiter import InMemoryBucket
+    rps = config.rate_limit
 
-            _sync_limiters[key] = Budget(config, _limiter(InMemoryBucket(_rates(config.rate_limit))))
-        return _sync_limiters[key]
+    def make() -> Budget:
+        from pyrate_limiter import InMemoryBucket
+
+        return Budget(config, _limiter(InMemoryBucket(_rates(rps))))
+
+    return STATE.setdefault("limiter", _limiter_key(config, rps), make)
 
 
 async def async_limiter(config: ConnectionConfig) -> Budget | None:
     """Shared by every trigger of the same connection in one triggerer event loop."""
     if not config.rate_limit:
         return None
-    per_loop = _async_limiters.setdefault(asyncio.get_running_loop(), {})
-    key = _limiter_key(config, config.rate_limit)
-    if key not in per_loop:
+    rps = config.rate_limit
+
+    def make() -> Budget:
         from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket
 
-        per_loop[key] = Budget(config, _limiter(BucketAsyncWrapper(InMemoryBucket(_rates(config.rate_limit)))))
-    return per_loop[key]
+        return Budget(config, _limiter(BucketAsyncWrapper(InMemoryBucket(_rates(rps)))))
+
+    return STATE.setdefault("limiter", _limiter_key(config, rps), make, per_loop=True)
 
 
 def _limiter(bucket: Any) -> Limiter:

@@ -6,7 +6,6 @@ sent is checked (headers), and both transports trust the same CAs (:func:`ca_bun
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import io
@@ -14,7 +13,6 @@ import json
 import os
 import re
 import ssl
-import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_whatsapp_campaigns import __version__
+from airflow_provider_whatsapp_campaigns._http.state import STATE
 from airflow_provider_whatsapp_campaigns.exceptions import VendorUnavailable
 
 if TYPE_CHECKING:  # aiohttp is imported by the first async request, not by DAG files
@@ -36,14 +35,10 @@ class _Lease:
     users: int = 0
 
 
-_async_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = weakref.WeakKeyDictionary()
-
-
 @contextlib.asynccontextmanager
 async def shared_session(key: str) -> AsyncIterator[aiohttp.ClientSession]:
     """One ``aiohttp`` session per event loop and connection, closed when its last user leaves."""
-    per_loop = _async_sessions.setdefault(asyncio.get_running_loop(), {})
-    lease = per_loop.get(key)
+    lease = STATE.get("session", key, per_loop=True)
     if lease is None or lease.session.closed:
         import aiohttp
 
@@ -52,20 +47,20 @@ async def shared_session(key: str) -> AsyncIterator[aiohttp.ClientSession]:
             headers={"User-Agent": USER_AGENT},
             connector=aiohttp.TCPConnector(limit=100),
         )
-        lease = per_loop[key] = _Lease(session)
+        lease = STATE.put("session", key, _Lease(session), per_loop=True)
     lease.users += 1
     try:
         yield lease.session
     finally:
         lease.users -= 1
         if lease.users == 0:
-            per_loop.pop(key, None)
+            STATE.discard("session", key, lease, per_loop=True)
             await lease.session.close()
 
 
 def open_session_count() -> int:
     """How many shared sessions the running loop holds (for tests and benchmarks)."""
-    return len(_async_sessions.get(asyncio.get_running_loop(), {}))
+    return STATE.size("session", per_loop=True)
 
 
 def aiohttp_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:

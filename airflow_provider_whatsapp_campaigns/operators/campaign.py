@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_whatsapp_campaigns import metrics
-from airflow_provider_whatsapp_campaigns._http.flow import iter_chunks
+from airflow_provider_whatsapp_campaigns._http.flow import drive, iter_chunks
 from airflow_provider_whatsapp_campaigns.exceptions import UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.operators.common import (
     CampaignOperatorBase,
@@ -22,11 +22,7 @@ from airflow_provider_whatsapp_campaigns.operators.common import (
 )
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
-from airflow_provider_whatsapp_campaigns.triggers.campaign import (
-    CompletionRule,
-    WhatsAppCampaignTrigger,
-    failure_message,
-)
+from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from airflow_provider_whatsapp_campaigns.validation import (
     MIN_POLL_INTERVAL,
     check_at_parse,
@@ -40,15 +36,20 @@ from airflow_provider_whatsapp_campaigns.validation import (
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
 from airflow_provider_whatsapp_campaigns.version_compat import (
-    AirflowFailException,
     AirflowSensorTimeout,
+)
+from airflow_provider_whatsapp_campaigns.waiting import (
+    DEFAULT_WAIT_TIMEOUT,
+    POLL,
+    CompletionRule,
+    verdict_event,
+    wait_flow,
 )
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
 STATS_OPTIONS = ("stats_options", '{"start_time": "{{ data_interval_start }}"} (Insider) or {"account_id": …} (SPRL)')
 IDEMPOTENCY_VARIABLE = "whatsapp_campaigns.created.{marker}"
 
@@ -311,14 +312,21 @@ class _WaitingOperator(CampaignOperatorBase):
         return CompletionRule(self.completion, self.settle_polls, self.accept_statuses)
 
     def wait(self, context: Context, stats: CampaignStats) -> dict[str, Any]:
+        """Judge ``stats``; if still running, wait in the triggerer (deferrable) or here, by the one wait loop.
+
+        The rule is :class:`~airflow_provider_whatsapp_campaigns.waiting.CompletionRule` with the
+        sensor's options (``completion="settled"`` for vendors without a status); a timeout is an
+        ``AirflowSensorTimeout`` as the sensor's, in the worker and after deferral.
+        """
+        cid = str(self.campaign_id)
         rule = self._completion_rule()
-        verdict = rule.evaluate(stats)
         deadline = time.time() + self.wait_timeout
-        if verdict == "waiting" and self.deferrable:
+        event = verdict_event(cid, rule, stats)
+        if event is None and self.deferrable:
             self.defer(
                 trigger=WhatsAppCampaignTrigger(
                     conn_id=self.conn_id,
-                    campaign_id=str(self.campaign_id),
+                    campaign_id=cid,
                     end_time=deadline,
                     poll_interval=self.poll_interval,
                     completion=self.completion,
@@ -328,20 +336,24 @@ class _WaitingOperator(CampaignOperatorBase):
                 ),
                 method_name="execute_complete",
             )
-        while verdict == "waiting":
-            if time.time() >= deadline:
-                # As the sensor's: Airflow fails the task without spending its retries on a wait that ran out.
-                raise AirflowSensorTimeout(
-                    f"campaign {self.campaign_id} did not finish in time (last status {stats.vendor_status!r} "
-                    f"after {self.wait_timeout:.0f} s)"
-                )
-            time.sleep(min(self.poll_interval, max(0.0, deadline - time.time())))
-            stats = self.hook.get_campaign_stats(str(self.campaign_id))
-            verdict = rule.evaluate(stats)
-        log_funnel(self.log, stats)
-        if verdict == "failed":
-            raise AirflowFailException(failure_message(stats))
-        return stats.to_dict()
+        if event is None:
+
+            def step(request: Any) -> Any:
+                if request is POLL:
+                    return self.hook.get_campaign_stats(cid)
+                time.sleep(request.seconds)
+
+            flow = wait_flow(
+                cid,
+                rule,
+                end_time=deadline,
+                poll_interval=self.poll_interval,
+                now=time.time,
+                polled=stats,
+                log=self.log,
+            )
+            event = drive(flow, step)
+        return resume_from_event(self, event, timeout_exc=AirflowSensorTimeout)  # type: ignore[no-any-return]
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         return resume_from_event(self, event, timeout_exc=AirflowSensorTimeout)  # type: ignore[no-any-return]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_whatsapp_campaigns.exceptions import WhatsAppCampaignError
+from airflow_provider_whatsapp_campaigns.connection_types import FORMS
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.links import CAMPAIGN_URL_KEY, WhatsAppCampaignLink
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.validation import check_at_parse
@@ -14,6 +16,7 @@ from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook, hook_
 from airflow_provider_whatsapp_campaigns.version_compat import (
     AirflowException,
     AirflowFailException,
+    AirflowProviderDeprecationWarning,
     BaseOperator,
     conf,
 )
@@ -30,12 +33,37 @@ def check_campaign_id_at_parse(campaign_id: Any) -> None:
     check_at_parse(campaign_id, "campaign_id", "create.output or the vendor's campaign id", numbers=True)
 
 
+def expected_conn_types(conn_type: str | None, vendor: str | None = None) -> tuple[str, ...]:
+    """The connection types a task accepts: ``conn_type`` exactly, or every type of the (deprecated) ``vendor``."""
+    if conn_type is not None:
+        if conn_type not in FORMS:
+            raise ValidationError(
+                f"conn_type {conn_type!r} is not a WhatsApp campaign connection type; use one of: {', '.join(FORMS)}"
+            )
+        return (conn_type,)
+    if vendor is None:
+        return ()
+    types = tuple(t for t in FORMS if t == vendor or hook_class_for(t).vendor == vendor)
+    if not types:
+        raise ValidationError(
+            f"vendor {vendor!r} is neither a vendor nor a connection type; use one of: {', '.join(FORMS)}"
+        )
+    return types
+
+
 def deferrable_default() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 class CampaignOperatorBase(BaseOperator):
-    """Shared plumbing: a lazily built hook (no I/O at parse time) and the campaign link."""
+    """Shared plumbing: a lazily built hook (no I/O at parse time), the connection-type check, the link.
+
+    :param conn_type: the connection type this task expects (e.g. ``"whatomate"``). Optional: the
+        vendor follows from the connection. When given, a verb the vendor lacks is refused at DAG
+        parse time, and a connection of another type is refused before any request.
+    :param vendor: deprecated spelling of ``conn_type``; a vendor name (``"insider"``) is accepted
+        too and matches any of that vendor's connection types.
+    """
 
     ui_color = UI_COLOR
     operator_extra_links = (WhatsAppCampaignLink(),)
@@ -45,6 +73,7 @@ class CampaignOperatorBase(BaseOperator):
         self,
         *,
         conn_id: str,
+        conn_type: str | None = None,
         vendor: str | None = None,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -52,14 +81,29 @@ class CampaignOperatorBase(BaseOperator):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.hook_params = hook_params or {}
-        self.vendor = vendor
         if vendor is not None:
+            warnings.warn(
+                "vendor= is deprecated: pass conn_type= (a connection type such as 'insider_whatsapp'), "
+                "or nothing: the vendor follows from the connection",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+        self.conn_type = conn_type
+        self.expected_conn_types = expected_conn_types(conn_type, vendor)
+        if self.expected_conn_types:
             # The connection type is known without I/O: refuse an impossible verb at parse time.
-            hook_class_for(vendor)(conn_id="-").require_supported(self.verb)
+            hook_class_for(self.expected_conn_types[0])(conn_id="-").require_supported(self.verb)
 
     @cached_property
     def hook(self) -> WhatsAppCampaignHook:
-        return get_hook(self.conn_id, **self.hook_params)
+        hook = get_hook(self.conn_id, **self.hook_params)
+        actual = getattr(hook.connection, "conn_type", None)
+        if self.expected_conn_types and actual not in self.expected_conn_types:
+            raise ValidationError(
+                f"Connection {self.conn_id!r} is of type {actual!r}, but task {self.task_id!r} expects "
+                f"{' or '.join(self.expected_conn_types)}; fix the task's conn_type or the connection."
+            )
+        return hook
 
     def push_campaign_url(self, context: Context, campaign_id: str) -> None:
         push_campaign_url(context, self.hook, campaign_id)
@@ -115,6 +159,8 @@ def resume_from_event(task: Any, event: dict[str, Any] | None, timeout_exc: type
         log_funnel(task.log, stats)
         return event["stats"]
     if status == "failed":
+        if isinstance(event.get("stats"), dict):
+            log_funnel(task.log, CampaignStats.from_dict(event["stats"]))
         raise AirflowFailException(event.get("message") or f"campaign {event.get('campaign_id')} failed")
     if status == "error" and isinstance(event.get("error"), dict):
         raise WhatsAppCampaignError.from_dict(event["error"])

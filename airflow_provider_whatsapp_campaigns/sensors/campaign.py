@@ -17,11 +17,7 @@ from airflow_provider_whatsapp_campaigns.operators.common import (
     push_campaign_url,
     resume_from_event,
 )
-from airflow_provider_whatsapp_campaigns.triggers.campaign import (
-    CompletionRule,
-    WhatsAppCampaignTrigger,
-    failure_message,
-)
+from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from airflow_provider_whatsapp_campaigns.validation import MIN_POLL_INTERVAL, is_deferred, mapping, seconds
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook
@@ -31,12 +27,10 @@ from airflow_provider_whatsapp_campaigns.version_compat import (
     PokeReturnValue,
     conf,
 )
+from airflow_provider_whatsapp_campaigns.waiting import DEFAULT_WAIT_TIMEOUT, CompletionRule, failure_message
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-# SPRL campaigns can sit in "queued" forever; a sensor without a deadline would wait a week.
-DEFAULT_TIMEOUT = timedelta(hours=6)
 
 
 class WhatsAppCampaignSensor(BaseSensorOperator):
@@ -63,7 +57,7 @@ class WhatsAppCampaignSensor(BaseSensorOperator):
         stats_options: dict[str, Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float | timedelta = 60,
-        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         poke_interval = seconds(poke_interval, "poke_interval", minimum=MIN_POLL_INTERVAL)

@@ -6,24 +6,21 @@ import asyncio
 import time
 import traceback
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_whatsapp_campaigns import metrics
-from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError, is_transient
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
-from airflow_provider_whatsapp_campaigns.validation import (
-    MIN_POLL_INTERVAL,
-    mapping,
-    one_of,
-    require_text,
-    seconds,
-    shown,
+from airflow_provider_whatsapp_campaigns._http.flow import adrive
+from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError
+from airflow_provider_whatsapp_campaigns.validation import MIN_POLL_INTERVAL, mapping, require_text, seconds, shown
+from airflow_provider_whatsapp_campaigns.waiting import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    POLL,
+    CompletionRule,
+    error_event,
+    wait_flow,
 )
-
-COMPLETION_MODES = ("status", "settled")
 
 
 def _now() -> float:
@@ -34,63 +31,6 @@ def _now() -> float:
 async def _sleep(seconds: float) -> None:
     """The wait between polls (its own name so tests can skip it without touching asyncio)."""
     await asyncio.sleep(seconds)
-
-
-@dataclass
-class CompletionRule:
-    """When is a campaign done? One rule for the sensor's poke and the trigger's loop.
-
-    ``status``: the vendor says completed (or an accepted terminal state).
-    ``settled`` (Insider, which reports no status): ``pending == 0`` and the counters unchanged
-    for ``settle_polls`` consecutive polls. A heuristic: a campaign that pauses sending for
-    longer than ``settle_polls`` × interval looks finished.
-    """
-
-    completion: str = "status"
-    settle_polls: int = 3
-    accept_statuses: Sequence[str] = ()
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        one_of(self.completion, "completion", COMPLETION_MODES)
-        if isinstance(self.settle_polls, bool) or not isinstance(self.settle_polls, int) or self.settle_polls < 2:
-            raise ValidationError(
-                f"settle_polls must be a whole number, at least 2 (one poll cannot show counters settling), "
-                f"got {shown(self.settle_polls)}"
-            )
-        unknown = set(self.accept_statuses) - {s.value for s in CampaignStatus}
-        if isinstance(self.accept_statuses, str) or unknown:
-            raise ValidationError(
-                f"accept_statuses must list statuses among {', '.join(s.value for s in CampaignStatus)}, "
-                f"got {shown(self.accept_statuses)}"
-            )
-
-    def evaluate(self, stats: CampaignStats) -> str:
-        """``done``, ``failed`` or ``waiting``."""
-        if self.completion == "settled":
-            counters = stats.counters()
-            self.history = [*self.history[-(self.settle_polls - 1) :], counters]
-            if stats.status is CampaignStatus.COMPLETED:
-                return "done"
-            settled = (
-                counters.get("pending") == 0
-                and len(self.history) >= self.settle_polls
-                and all(h == counters for h in self.history)
-            )
-            return "done" if settled else "waiting"
-        if stats.status is CampaignStatus.COMPLETED or stats.status.value in self.accept_statuses:
-            return "done"
-        if stats.is_terminal:
-            return "failed"
-        return "waiting"
-
-
-def failure_message(stats: CampaignStats) -> str:
-    return (
-        f"{stats.provider} campaign {stats.campaign_id} ended as {stats.status.value} "
-        f"(vendor status {stats.vendor_status!r}; sent={stats.sent}, failed={stats.failed}). "
-        "Pass accept_statuses to treat this as success."
-    )
 
 
 class WhatsAppCampaignTrigger(BaseTrigger):
@@ -106,7 +46,7 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         settle_polls: int = 3,
         accept_statuses: Sequence[str] = (),
         stats_options: dict[str, Any] | None = None,
-        max_consecutive_failures: int = 5,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         history: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
@@ -176,47 +116,22 @@ class WhatsAppCampaignTrigger(BaseTrigger):
         ).scrubbed(scrub)
 
     async def _wait(self, hook: Any) -> dict[str, Any]:
-        """Poll until a verdict; return the event payload."""
+        """Run the one wait loop (:func:`~airflow_provider_whatsapp_campaigns.waiting.wait_flow`) asynchronously."""
         rule = CompletionRule(self.completion, self.settle_polls, self.accept_statuses, list(self.history))
-        failures = 0
-        last: CampaignStats | None = None
-        logged_status: str | None = None
-        while True:
-            try:
+
+        async def step(request: Any) -> Any:
+            if request is POLL:
                 with metrics.poll(hook.vendor):
-                    last = await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
-            except WhatsAppCampaignError as exc:
-                failures += 1
-                if not is_transient(exc) or failures >= self.max_consecutive_failures:
-                    return error_event(self.campaign_id, exc)
-                self.log.warning("poll %d of campaign %s failed, will retry: %s", failures, self.campaign_id, exc)
-            else:
-                failures = 0
-                verdict = rule.evaluate(last)
-                if verdict == "done":
-                    return {"status": "success", "campaign_id": self.campaign_id, "stats": last.to_dict()}
-                if verdict == "failed":
-                    return {
-                        "status": "failed",
-                        "campaign_id": self.campaign_id,
-                        "stats": last.to_dict(),
-                        "message": failure_message(last),
-                    }
-                # A line when the status changes, not on every poll (10,000 waits would log 10,000 lines a round).
-                if last.vendor_status != logged_status:
-                    logged_status = last.vendor_status
-                    self.log.info(
-                        "campaign %s is %s; polling every %.0f s", self.campaign_id, logged_status, self.poll_interval
-                    )
-            left = self.end_time - _now()
-            if left <= 0:
-                return {
-                    "status": "timeout",
-                    "campaign_id": self.campaign_id,
-                    "stats": last.to_dict() if last else None,
-                }
-            await _sleep(min(self.poll_interval, left))
+                    return await hook.aget_campaign_stats(self.campaign_id, **self.stats_options)
+            await _sleep(request.seconds)
 
-
-def error_event(campaign_id: str, exc: WhatsAppCampaignError) -> dict[str, Any]:
-    return {"status": "error", "campaign_id": campaign_id, "error": exc.to_dict()}
+        flow = wait_flow(
+            self.campaign_id,
+            rule,
+            end_time=self.end_time,
+            poll_interval=self.poll_interval,
+            max_consecutive_failures=self.max_consecutive_failures,
+            now=_now,
+            log=self.log,
+        )
+        return await adrive(flow, step)  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from airflow_provider_whatsapp_campaigns._http.flow import Call
+from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     NotFound,
@@ -14,10 +15,9 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     UnsupportedOperation,
     ValidationError,
 )
-from airflow_provider_whatsapp_campaigns.vendors.insider import auth as insider
 from airflow_provider_whatsapp_campaigns.vendors.insider.hook import InsiderHook, InsiderOAuthHook
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import DAY
-from airflow_provider_whatsapp_campaigns.vendors.insider.tables import insider_settled
+from airflow_provider_whatsapp_campaigns.waiting import CompletionRule
 
 KEY = "INS.demo-api-key"
 T2024 = 1704067200
@@ -29,9 +29,9 @@ V1_TX = "POST /insider/v1/statistics/transactional"
 
 @pytest.fixture(autouse=True)
 def _fresh_tokens():
-    insider.clear_token_cache()
+    clear_process_state()
     yield
-    insider.clear_token_cache()
+    clear_process_state()
 
 
 def fast(hook):
@@ -130,8 +130,8 @@ def test_pending_drains_and_settles(sandbox, api):
     sandbox.admin.advance(100)
     polls = [api.get_campaign_stats("88"), api.get_campaign_stats("88")]
     assert polls[0].pending == 0
-    assert not insider_settled([first, polls[0]])
-    assert insider_settled(polls)
+    rule = CompletionRule("settled", settle_polls=2)
+    assert [rule.evaluate(s) for s in (first, *polls)] == ["waiting", "waiting", "done"]
 
 
 # --------------------------------------------------------------------------- errors

@@ -80,9 +80,39 @@ def test_export_refuses_vendors_without_contacts(sandbox, sandbox_conns, tmp_pat
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_vendor_known_at_parse_time_is_checked_at_parse_time():
+def test_conn_type_known_at_parse_time_is_checked_at_parse_time():
     with pytest.raises(UnsupportedOperation, match="waplify"):
-        WhatsAppExportContactsOperator(task_id="e", conn_id="w", vendor="waplify", campaign_id="x", path="/tmp/x.csv")
+        WhatsAppExportContactsOperator(
+            task_id="e", conn_id="w", conn_type="waplify", campaign_id="x", path="/tmp/x.csv"
+        )
+
+
+def test_conn_type_must_match_the_connection(sandbox, sandbox_conns):
+    from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+    from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCampaignStatsOperator
+
+    op = WhatsAppCampaignStatsOperator(task_id="s", conn_id="waplify_default", conn_type="sprl", campaign_id="1")
+    with pytest.raises(ValidationError, match=r"'waplify'.*expects sprl"):
+        op.execute(context())
+    with pytest.raises(ValidationError, match="not a WhatsApp campaign connection type"):
+        WhatsAppCampaignStatsOperator(task_id="s", conn_id="c", conn_type="insider", campaign_id="1")
+
+
+def test_deprecated_vendor_keyword_takes_a_vendor_or_a_connection_type(sandbox, sandbox_conns):
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCampaignStatsOperator
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="conn_type"):
+        op = WhatsAppCampaignStatsOperator(
+            task_id="s", conn_id="insider_whatsapp_oauth_default", vendor="insider", campaign_id="1"
+        )
+    assert op.expected_conn_types == ("insider_whatsapp", "insider_whatsapp_oauth")
+    assert op.hook.conn_type == "insider_whatsapp_oauth"  # no mismatch: both Insider types are accepted
+    with pytest.warns(AirflowProviderDeprecationWarning):
+        assert WhatsAppCampaignStatsOperator(
+            task_id="t", conn_id="c", vendor="waplify", campaign_id="1"
+        ).expected_conn_types == ("waplify",)
 
 
 def test_transactional_operator_refuses_an_empty_interval(sandbox, sandbox_conns):

@@ -28,12 +28,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
 from airflow_provider_whatsapp_campaigns.exceptions import ERROR_CLASSES, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
-from airflow_provider_whatsapp_campaigns.vendors.insider.auth import clear_token_cache
-from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import clear_jwt_cache
 from tests.hostile import HostileServer, Received, Reply, campaign_id_for, encodings, error_texts, leaked
 
 API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
@@ -349,8 +348,7 @@ def _log_texts(records: list[logging.LogRecord]) -> list[str]:
 
 
 def _fresh_auth_caches() -> None:
-    clear_token_cache()
-    clear_jwt_cache()
+    clear_process_state()
 
 
 def held_secrets(conn_type: str, auth: Answer) -> list[str]:

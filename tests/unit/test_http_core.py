@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import time
 
@@ -14,6 +15,7 @@ from airflow_provider_whatsapp_campaigns._http.auth import StaticHeaderAuth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap, ErrorRule, parse_retry_after
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Response
+from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
 from airflow_provider_whatsapp_campaigns._http.transport import open_session_count
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import (
@@ -113,8 +115,10 @@ def test_retry_after_header_is_honoured_and_capped(requests_mock):
     assert core.sleeps == [7.0, 300.0]
 
 
-def test_retry_after_http_date():
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+def test_retry_after_http_date_counts_from_now():
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=lambda: now) == 30.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now=lambda: now) == 0.0, "a past date: retry now"
     assert parse_retry_after("2.5") == 2.5
     assert parse_retry_after("soon") is None
 
@@ -318,14 +322,11 @@ def shared_redis(monkeypatch):
     import redis
     from redis import asyncio as aioredis
 
-    from airflow_provider_whatsapp_campaigns._http import limits as _http
-
     server = fakeredis.FakeServer()
     monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.FakeRedis(server=server)))
     monkeypatch.setattr(
         aioredis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.aioredis.FakeRedis(server=server))
     )
-    monkeypatch.setattr(_http, "_sync_limiters", {})
     return server
 
 
@@ -342,14 +343,13 @@ def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, sh
         redis_url="redis://localhost:6379/0",
     )
     first = _http.sync_limiter(config)
-    monkeypatch.setattr(_http, "_sync_limiters", {})  # a second worker process: its own limiter object
+    clear_process_state()  # a second worker process: its own limiter object
     second = _http.sync_limiter(config)
     assert first is not second
     started = time.monotonic()
     for limiter in [first, second] * 4:
         limiter.acquire(config.conn_id)
     assert time.monotonic() - started >= 7 / 20, "both workers share one budget through Redis"
-    assert shared_redis is not None
 
 
 async def test_redis_limiter_async(shared_redis):

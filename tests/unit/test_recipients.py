@@ -53,3 +53,23 @@ def test_bad_jsonl_line_is_named(tmp_path):
     path.write_text('{"phone": "+14155550101"}\n{broken\n')
     with pytest.raises(ValidationError, match="line 2"):
         load_recipients(str(path))
+
+
+@pytest.mark.parametrize("key", ["phone", "phone_number", "msisdn", "number"])
+def test_one_normalizer_reads_the_same_keys_on_every_path(key):
+    """The operator's files, Whatomate's import rows and Waplify's contacts read recipients one way."""
+    from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient
+    from airflow_provider_whatsapp_campaigns.recipients import normalize_recipients
+    from airflow_provider_whatsapp_campaigns.vendors.waplify.hook import WaplifyHook
+    from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import recipient_rows
+
+    item = {key: "+1 415 555 0101", "recipient_name": "Ann", "template_params": {1: "x"}}
+    found = normalize_recipients([item, dict(item)])
+    assert found.valid == [Recipient("+14155550101", "Ann", {"1": "x"})]
+    assert (found.invalid, found.duplicates) == ([], 1)
+    assert load_recipients([item]) == found.valid
+    rows, invalid = recipient_rows([item])
+    assert rows == [{"phone_number": "+14155550101", "recipient_name": "Ann", "template_params": {"1": "x"}}]
+    assert invalid == []
+    spec = CampaignSpec(name="n", template="t", recipients=[item])  # type: ignore[list-item]
+    assert WaplifyHook("w").contacts_body(spec) == [{"phone": "+14155550101", "name": "Ann"}]

@@ -13,8 +13,9 @@ from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppStart
 from airflow_provider_whatsapp_campaigns.operators.common import resume_from_event
 from airflow_provider_whatsapp_campaigns.sensors.campaign import WhatsAppCampaignSensor
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
-from airflow_provider_whatsapp_campaigns.triggers.campaign import CompletionRule, WhatsAppCampaignTrigger
+from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, AirflowFailException
+from airflow_provider_whatsapp_campaigns.waiting import CompletionRule
 
 CLASSPATH = "airflow_provider_whatsapp_campaigns.triggers.campaign.WhatsAppCampaignTrigger"
 
@@ -102,6 +103,7 @@ def test_trigger_serializes_json_only_and_round_trips():
 
 
 async def test_trigger_polls_until_completed(sandbox, sandbox_conns, no_sleep):
+    sandbox.admin.configure(speed=0)  # only the advances below move the campaign on
     [cid] = sandbox.admin.seed_waplify([{"name": "c", "contacts": 20, "status": "running", "send_rate": 1}])
     trigger = WhatsAppCampaignTrigger("waplify_default", cid, end_time=time.time() + 600, poll_interval=30)
 
@@ -116,8 +118,7 @@ async def test_trigger_polls_until_completed(sandbox, sandbox_conns, no_sleep):
     assert events[0]["stats"]["total"] == 20
     assert len(no_sleep) == 2  # polls at t=0 (0 sent), t=10, t=20 (done)
     assert all(s == 30 for s in no_sleep)
-    polls = sandbox.admin.counters()
-    assert polls  # the sandbox saw the polls
+    assert sum(sandbox.admin.counters()["requests"]["waplify"].values()) == 3, "one request per poll"
 
 
 async def test_trigger_times_out_with_wall_clock_deadline(sandbox, sandbox_conns, no_sleep):
@@ -178,20 +179,55 @@ async def test_trigger_transient_errors_spend_a_budget_reset_by_success(monkeypa
     assert events[0]["error"]["error_class"] == "RateLimited"
 
 
-async def test_recreated_trigger_resumes_the_same_wait(sandbox, sandbox_conns, no_sleep):
+async def test_recreated_trigger_keeps_the_absolute_deadline(sandbox, sandbox_conns, monkeypatch):
+    """A triggerer restart rebuilds the trigger from serialize(): the deadline is the original one, not renewed."""
+    sandbox.admin.configure(speed=0)  # the campaign stays running
     [cid] = sandbox.admin.seed_waplify([{"name": "c", "contacts": 10, "status": "running", "send_rate": 1}])
-    first = WhatsAppCampaignTrigger("waplify_default", cid, end_time=time.time() + 600, poll_interval=1)
-    task = asyncio.ensure_future(collect(first))
-    await asyncio.sleep(0.3)
-    task.cancel()  # a triggerer restart
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    clock = [1000.0]
+    monkeypatch.setattr("airflow_provider_whatsapp_campaigns.triggers.campaign._now", lambda: clock[0])
+    sleeps: list[float] = []
+
+    async def crash_in_first_sleep(seconds: float) -> None:
+        clock[0] += seconds
+        raise asyncio.CancelledError  # the triggerer dies while the trigger waits
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    first = WhatsAppCampaignTrigger("waplify_default", cid, end_time=1100.0, poll_interval=60)
+    with (
+        mock.patch("airflow_provider_whatsapp_campaigns.triggers.campaign._sleep", crash_in_first_sleep),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await collect(first)
     _classpath, kwargs = first.serialize()
-    sandbox.admin.advance(60)
-    again = WhatsAppCampaignTrigger(**kwargs)
-    events = await collect(again)
-    assert events[0]["status"] == "success"
-    assert events[0]["stats"]["campaign_id"] == str(cid)
+    clock[0] = 1101.0  # back one second after the original deadline
+    with mock.patch("airflow_provider_whatsapp_campaigns.triggers.campaign._sleep", sleep):
+        events = await collect(WhatsAppCampaignTrigger(**kwargs))
+    assert events[0]["status"] == "timeout"
+    assert events[0]["stats"]["status"] == "running"
+    assert sleeps == [], "past the original deadline: one poll, no further wait"
+
+
+def test_start_operator_wait_in_worker_times_out_by_its_own_deadline(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("airflow_provider_whatsapp_campaigns.operators.campaign.time.time", lambda: clock[0])
+    monkeypatch.setattr(
+        "airflow_provider_whatsapp_campaigns.operators.campaign.time.sleep",
+        lambda s: clock.__setitem__(0, clock[0] + s),
+    )
+    hook = mock.MagicMock()
+    hook.start_campaign.return_value = stats("running")
+    hook.get_campaign_stats.side_effect = [stats("running"), RateLimited("slow down"), stats("running")]
+    op = WhatsAppStartCampaignOperator(
+        task_id="start", conn_id="c", campaign_id="1", wait_for_completion=True, poll_interval=40, timeout=100
+    )
+    op.__dict__["hook"] = hook
+    with pytest.raises(AirflowException, match="did not finish in time"):
+        op.execute(context())
+    assert hook.get_campaign_stats.call_count == 3, "polls at 1040, 1080 (transient error), 1100"
+    assert clock[0] == 1100.0, "the last sleep is cut to the deadline"
 
 
 # --------------------------------------------------------------------------- events (P10)
@@ -276,6 +312,7 @@ def test_settled_is_refused_in_reschedule_mode():
 
 
 def test_start_operator_waits_in_worker(sandbox, sandbox_conns, monkeypatch):
+    sandbox.admin.configure(speed=0)
     [cid] = sandbox.admin.seed_waplify([{"name": "c", "contacts": 6, "status": "draft", "send_rate": 1}])
     monkeypatch.setattr(
         "airflow_provider_whatsapp_campaigns.operators.campaign.time.sleep", lambda s: sandbox.admin.advance(5)
@@ -286,7 +323,7 @@ def test_start_operator_waits_in_worker(sandbox, sandbox_conns, monkeypatch):
     result = op.execute(context())
     assert result["status"] == "completed"
     assert result["total"] == 6
-    assert sandbox.admin.counters()  # sanity: counters endpoint answers
+    assert sandbox.admin.counters()["starts"]["waplify"] == {cid: 1}, "started once, then only polled"
 
 
 async def test_thousand_waiting_triggers_share_one_session_and_poll_once_per_interval(

@@ -5,16 +5,13 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.auth import MintedAuth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
-from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError, UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import to_count
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import VENDOR
@@ -28,29 +25,8 @@ DEFAULT_TOKEN_TTL = 3600
 MAX_TOKEN_TTL = 86_400
 
 
-# --------------------------------------------------------------------------- OAuth token cache
-
-
-@dataclass(frozen=True)
-class _Token:
-    value: str
-    expires_at: float  # time.monotonic() deadline after which it is no longer reused
-    minted_at: float
-
-
-#: (token_url, client_id, sha256(client_secret), scopes) → token. Per process; shared by every
-#: hook instance, sync and async.
-TokenKey = tuple[str, str, str, tuple[str, ...]]
-_TOKENS: dict[TokenKey, _Token] = {}
-_TOKENS_LOCK = threading.Lock()
 # The token this call sent (per thread / asyncio task), so a 401 is recovered only once per stale token.
 _SENT_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("insider_sent_token", default=None)
-
-
-def clear_token_cache() -> None:
-    """Forget every cached OAuth token in this process (tests, credential rotation)."""
-    with _TOKENS_LOCK:
-        _TOKENS.clear()
 
 
 def parse_scopes(value: Any) -> list[str]:
@@ -87,29 +63,13 @@ class InsiderOAuthAuth(MintedAuth):
         # The secret's digest is part of the key: a changed (or wrong) secret never reuses a token
         # minted for the old one, and the secret itself is not kept as a dict key.
         digest = hashlib.sha256(client_secret.encode()).hexdigest()
-        self.key: TokenKey = (token_url, client_id, digest, tuple(sorted(self.scopes)))
+        self.key = ("insider-oauth", token_url, client_id, digest, tuple(sorted(self.scopes)))
 
     def secrets(self) -> list[str]:
         return [self.client_secret]
 
-    # ---- cache
     def cached(self) -> str | None:
-        with _TOKENS_LOCK:
-            token = _TOKENS.get(self.key)
-        if token is None or time.monotonic() >= token.expires_at:
-            return None
-        return token.value
-
-    def _store(self, value: str, expires_in: float, started: float) -> None:
-        margin = min(TOKEN_REFRESH_MARGIN, expires_in / 2)
-        with _TOKENS_LOCK:
-            _TOKENS[self.key] = _Token(value, started + expires_in - margin, started)
-
-    def _drop(self, value: str | None) -> None:
-        with _TOKENS_LOCK:
-            current = _TOKENS.get(self.key)
-            if current is not None and (value is None or current.value == value):
-                del _TOKENS[self.key]
+        return self.tokens.usable()
 
     # ---- flows
     def mint(self, core: RequestCore) -> Flow[str]:
@@ -134,7 +94,8 @@ class InsiderOAuthAuth(MintedAuth):
         core.add_secret(value)
         # Unreadable or absurd lifetimes (``1e400``, a year) fall back to / are capped at sane bounds.
         expires_in = min(to_count(answer.get("expires_in")) or DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL)
-        self._store(value, float(expires_in), started)
+        margin = min(TOKEN_REFRESH_MARGIN, float(expires_in) / 2)
+        self.tokens.access, self.tokens.expires_at = value, started + float(expires_in) - margin
         return value
 
     def headers(self, core: RequestCore) -> Flow[dict[str, str]]:
@@ -150,29 +111,10 @@ class InsiderOAuthAuth(MintedAuth):
         current = self.cached()
         if current is not None and current != sent:
             return True  # another caller already minted a fresh one: resend with it
-        self._drop(sent)
+        self.tokens.forget(sent)
         yield from self.mint(core)
         return True
 
     # ---- MintedAuth: one mint under a lock before authenticated requests (many callers, one mint)
-    def ready(self) -> bool:
-        return self.cached() is not None
-
     def obtain(self, core: RequestCore) -> Flow[str]:
         return self.mint(core)
-
-
-def check_token_url(config: ConnectionConfig, token_url: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(token_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            f"Connection {config.conn_id!r}: extra token_url must be an http(s) URL, got {token_url!r}", vendor=VENDOR
-        )
-    if parts.scheme == "http" and not (config.allow_insecure or is_loopback(parts.hostname)):
-        raise ValidationError(
-            f"Connection {config.conn_id!r}: refusing plain http:// token_url to {parts.hostname}; the client "
-            "secret would cross the network unencrypted. Use https:// (or extra allow_insecure=true).",
-            vendor=VENDOR,
-        )

@@ -7,16 +7,15 @@ from typing import Any, ClassVar
 
 from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAuth
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
-from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, require_secure_url
 from airflow_provider_whatsapp_campaigns.exceptions import PermissionDenied, UnsupportedOperation, ValidationError
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.validation import POSITIVE_INT_ID
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.insider.auth import InsiderOAuthAuth, check_token_url, parse_scopes
+from airflow_provider_whatsapp_campaigns.vendors.insider.auth import InsiderOAuthAuth, parse_scopes
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import check_range, split_windows, to_unix
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
     INSIDER_ERRORS,
-    INSIDER_STATS,
     VENDOR,
     stats_from_payload,
 )
@@ -46,7 +45,6 @@ class InsiderHook(WhatsAppCampaignHook):
     vendor_label = "Insider One"
     default_rate_limit = 100.0  # published: 100 requests per second per key
     errors = INSIDER_ERRORS
-    stats_mapping = INSIDER_STATS
     supported: ClassVar[frozenset[str]] = frozenset({"stats"})
     campaign_id_format = POSITIVE_INT_ID
     stats_options: ClassVar[frozenset[str]] = frozenset({"start_time", "end_time"})
@@ -178,5 +176,7 @@ class InsiderOAuthHook(InsiderHook):
         token_url = str(config.get_extra("token_url") or f"{config.base_url}/auth/token").strip()
         if token_url.startswith("/"):
             token_url = f"{config.base_url}{token_url}"
-        check_token_url(config, token_url)
+        require_secure_url(
+            token_url, conn_id=config.conn_id, allow_insecure=config.allow_insecure, what="extra token_url"
+        )
         return InsiderOAuthAuth(token_url, client_id, secret, parse_scopes(config.get_extra("scopes")))

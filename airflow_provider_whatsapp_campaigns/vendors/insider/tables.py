@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap, ErrorRule
@@ -160,21 +160,10 @@ def stats_from_payload(body: Any, campaign_id: Any) -> CampaignStats:
     return stats.replace(details=clean_details(stats.details))
 
 
-def insider_settled(history: Sequence[CampaignStats]) -> bool:
-    """Insider's "done" heuristic over consecutive polls (oldest first): the latest poll has
-    ``pending == 0`` and every counter equals the previous polls'. Needs at least two polls;
-    a campaign that pauses sending for longer than the polling span looks finished.
-    """
-    if len(history) < 2:
-        return False
-    last = history[-1].counters()
-    return last.get("pending") == 0 and all(h.counters() == last for h in history[:-1])
-
-
 # --------------------------------------------------------------------------- the error table
 
 
-def _insider_extract(body: Any) -> tuple[Any, Any]:
+def insider_error_fields(body: Any) -> tuple[Any, Any]:
     """``(code, message)`` from ``{"errorCode": "3004", …}`` (string code) or
     ``{"error": {"code": 1001, …}}`` (int code); 422 ``errors`` (field → messages) or 3002's
     string ``errors`` become the message.
@@ -253,5 +242,5 @@ INSIDER_ERRORS = ErrorMap(
         422: ErrorRule(ValidationError),
         429: ErrorRule(RateLimited, "Insider rate limit"),
     },
-    extract=_insider_extract,
+    error_fields=insider_error_fields,
 )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
-from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone, to_e164
+from airflow_provider_whatsapp_campaigns.phones import mask_phone
+from airflow_provider_whatsapp_campaigns.recipients import normalize_recipients
 from airflow_provider_whatsapp_campaigns.stats import ratio, to_count
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import iso_utc
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
@@ -185,16 +186,11 @@ def normalize_accounts(accounts: Any) -> list[str] | None:
             accounts = [a for a in accounts.replace(",", " ").split() if a]
     if not isinstance(accounts, list | tuple):
         raise ValidationError(f"accounts must be a list of sender phone numbers, got {type(accounts).__name__}")
-    valid: list[str] = []
-    invalid: list[InvalidPhone] = []
-    for row, value in enumerate(accounts):
-        try:
-            valid.append(to_e164(str(value)))
-        except ValueError as exc:
-            invalid.append(InvalidPhone(row, str(value), str(exc)))
-    if invalid:
-        shown = "; ".join(i.describe() for i in invalid[:10])
+    found = normalize_recipients(str(value) for value in accounts)
+    if found.invalid_count:
         raise ValidationError(
-            f"{len(invalid)} invalid sender phone number(s) in accounts, nothing was sent: {shown}", vendor=VENDOR
+            f"{found.invalid_count} invalid sender phone number(s) in accounts, nothing was sent: "
+            f"{found.describe_invalid()}",
+            vendor=VENDOR,
         )
-    return list(dict.fromkeys(valid)) or None
+    return [r.phone for r in found.valid] or None

@@ -57,7 +57,7 @@ class SprlHook(WhatsAppCampaignHook):
     def _stats_flow(self, campaign_id: str, *, account_id: str | None = None, **options: Any) -> Flow[CampaignStats]:
         body = self._body(campaign_id, account_id, per_page=1, page=1)
         response = yield Call("POST", TRACKING_PATH, json=body)
-        data = _data(response.body)
+        data = tracking_data(response.body)
         campaign = data.get("campaign")
         if not isinstance(campaign, Mapping):
             raise UnexpectedResponse("SPRL answered without a campaign block", vendor=self.vendor)
@@ -98,7 +98,7 @@ class SprlHook(WhatsAppCampaignHook):
         for page in range(1, MAX_PAGES + 1):
             body = self._body(campaign_id, account_id, per_page=int(per_page), page=page, status=status, phone=phone)
             response = yield Call("POST", TRACKING_PATH, json=body)
-            data = _data(response.body)
+            data = tracking_data(response.body)
             listed = data.get("contacts")
             contacts = [c for c in listed if isinstance(c, Mapping)] if isinstance(listed, list) else []
             if not contacts:
@@ -118,6 +118,6 @@ class SprlHook(WhatsAppCampaignHook):
         self.log.warning("SPRL pagination stopped after %d pages", MAX_PAGES)
 
 
-def _data(body: Any) -> Mapping[str, Any]:
+def tracking_data(body: Any) -> Mapping[str, Any]:
     data = body.get("data") if isinstance(body, Mapping) else None
     return data if isinstance(data, Mapping) else {}

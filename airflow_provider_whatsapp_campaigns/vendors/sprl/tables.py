@@ -55,7 +55,7 @@ _QUOTA_HINT = {
 }
 
 
-def _extract(body: Any) -> tuple[Any, Any]:
+def sprl_error_fields(body: Any) -> tuple[Any, Any]:
     if not isinstance(body, Mapping):
         return None, body if isinstance(body, str) else None
     message = body.get("errors") or body.get("message") or body.get("error")
@@ -81,6 +81,6 @@ SPRL_ERRORS = ErrorMap(
         # A quota, not a burst limit: retrying burns nothing but time.
         "129": ErrorRule(QuotaExceeded),
     },
-    extract=_extract,
+    error_fields=sprl_error_fields,
     body_is_error=lambda status, body: isinstance(body, Mapping) and body.get("status") is False,
 )

@@ -9,7 +9,7 @@ from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAut
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import NotFound, UnexpectedResponse, ValidationError
-from airflow_provider_whatsapp_campaigns.phones import normalize_phones
+from airflow_provider_whatsapp_campaigns.recipients import normalize_recipients
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, lookup
 from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
 from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, tagged_name
@@ -49,16 +49,13 @@ class WaplifyHook(WhatsAppCampaignHook):
                 "split them (split='parts' on the create operator) instead of truncating.",
                 vendor=self.vendor,
             )
-        phones, invalid = normalize_phones(r.phone for r in spec.recipients)
-        if invalid:
-            shown = "; ".join(i.describe() for i in invalid[:10])
+        found = normalize_recipients(spec.recipients)
+        if found.invalid_count:
             raise ValidationError(
-                f"{len(invalid)} invalid phone number(s), nothing was sent: {shown}", vendor=self.vendor
+                f"{found.invalid_count} invalid phone number(s), nothing was sent: {found.describe_invalid()}",
+                vendor=self.vendor,
             )
-        return [
-            {"phone": phone, **({"name": r.name} if r.name else {})}
-            for phone, r in zip(phones, spec.recipients, strict=False)
-        ]
+        return [{"phone": r.phone, **({"name": r.name} if r.name else {})} for r in found.valid]
 
     def _create_flow(self, spec: CampaignSpec, marker: str | None) -> Flow[CreatedCampaign]:
         contacts = self.contacts_body(spec)

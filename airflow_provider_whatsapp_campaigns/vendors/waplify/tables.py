@@ -46,7 +46,7 @@ WAPLIFY_STATS = StatsMapping(
 )
 
 
-def _extract(body: Any) -> tuple[Any, Any]:
+def waplify_error_fields(body: Any) -> tuple[Any, Any]:
     if isinstance(body, dict):
         return body.get("error"), body.get("message") or body.get("detail")
     return None, body if isinstance(body, str) else None
@@ -62,7 +62,7 @@ WAPLIFY_ERRORS = ErrorMap(
         401: ErrorRule(AuthenticationError, "check the Waplify API key (wapl_…)"),
         403: ErrorRule(PermissionDenied, "the API key may not access this resource"),
     },
-    extract=_extract,
+    error_fields=waplify_error_fields,
 )
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.auth import MintedAuth
@@ -45,24 +43,6 @@ def _cookie(cookies: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     return next((name for name in names if cookies.get(name)), None)
 
 
-@dataclass
-class _JwtTokens:
-    access: str | None = None
-    refresh: str | None = None
-    refresh_cookie: str | None = None  # set when the server handed tokens over as cookies
-
-
-# (server URL, email, sha256(password)) -> tokens: one login per process and account, shared by
-# every hook instance — a triggerer holding 1,000 deferred waits logs in once, not 1,000 times.
-_JWT_TOKENS: dict[tuple[str, str, str], _JwtTokens] = {}
-_JWT_GUARD = threading.Lock()
-
-
-def clear_jwt_cache() -> None:
-    """Forget every cached Whatomate token (tests; a password change needs nothing: it is in the key)."""
-    _JWT_TOKENS.clear()
-
-
 class WhatomateJwtAuth(MintedAuth):
     """Email + password → access/refresh tokens, cached per process and account.
 
@@ -73,14 +53,12 @@ class WhatomateJwtAuth(MintedAuth):
 
     def __init__(self, email: str, password: str, server: str = "") -> None:
         self.email, self.password = email, password
-        self.key = (server, email, hashlib.sha256(password.encode()).hexdigest())
-        with _JWT_GUARD:
-            self.tokens = _JWT_TOKENS.setdefault(self.key, _JwtTokens())
+        # One login per process and account, shared by every hook: a triggerer holding 1,000
+        # deferred waits logs in once. The password's digest is in the key, so a new password
+        # never reuses the old tokens.
+        self.key = ("whatomate-jwt", server, email, hashlib.sha256(password.encode()).hexdigest())
         self.logins = 0
         self.refreshes = 0
-
-    def ready(self) -> bool:
-        return self.tokens.access is not None
 
     def obtain(self, core: RequestCore) -> Flow[None]:
         return self._login(core)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from airflow_provider_whatsapp_campaigns._http.auth import Auth, StaticHeaderAuth
-from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, is_loopback
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.validation import UUID_ID
 from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.auth import WhatomateJwtAuth
@@ -18,32 +17,11 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.writes import DEFAULT
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.whatomate")
 
 
-_insecure_warned: set[tuple[str, str]] = set()
-
-
-def _warn_if_insecure(config: ConnectionConfig) -> None:
-    parts = urlsplit(config.base_url)
-    if parts.scheme != "http" or is_loopback(parts.hostname or ""):
-        return
-    key = (config.conn_id, parts.hostname or "")
-    if key not in _insecure_warned:
-        _insecure_warned.add(key)
-        log.warning(
-            "Connection %r talks plain http:// to %s (allow_insecure=true): credentials and recipient "
-            "numbers cross the network unencrypted. Prefer https://.",
-            config.conn_id,
-            parts.hostname,
-        )
-
-
-# --------------------------------------------------------------------------- the hook
-
-
 class WhatomateHook(_WhatomateWrites):
     """Whatomate with an API key (``X-API-Key: whm_…``); also accepts a ``whatomate_jwt`` connection.
 
-    Stats: ``read`` is reported as the server gives it, but real servers never update
-    ``read_count`` (it stays 0), so ``read_rate`` is not meaningful (noted in ``details``).
+    Stats: ``read`` is not reported (``None``): real servers never update ``read_count`` (it stays
+    0), so a number would be a made-up 0; the raw value is kept in ``details["read_count"]``.
     ``pending`` = ``total − sent − failed`` when all three are known, else ``None``. Resuming a
     paused campaign (``start`` after ``pause``) makes the server *reset* its sent/delivered/failed
     counters to count from the resume, so after a resume ``pending`` over-counts.
@@ -79,7 +57,6 @@ class WhatomateHook(_WhatomateWrites):
         return str(getattr(conn, "conn_type", None) or self.conn_type)
 
     def build_auth(self, config: ConnectionConfig) -> Auth:
-        _warn_if_insecure(config)
         if self._scheme() == "whatomate_jwt":
             email = config.require(config.login, "login (email)", "email")
             password = config.require(config.password, "password", "password")
@@ -111,15 +88,9 @@ class WhatomateHook(_WhatomateWrites):
         """``PUT`` (drafts only: name, whatsapp_account, template_id, scheduled_at); returns the campaign."""
         return self._run(self._update_flow(self.check_campaign_id(campaign_id), fields))  # type: ignore[no-any-return]
 
-    async def aupdate_campaign(self, campaign_id: str, **fields: Any) -> dict[str, Any]:
-        return await self._arun(self._update_flow(self.check_campaign_id(campaign_id), fields))  # type: ignore[no-any-return]
-
     def delete_campaign(self, campaign_id: str) -> None:
         """Delete a campaign (not while queued/processing); a lost answer is judged by a lookup."""
         self._run(self._delete_flow(self.check_campaign_id(campaign_id)))
-
-    async def adelete_campaign(self, campaign_id: str) -> None:
-        await self._arun(self._delete_flow(self.check_campaign_id(campaign_id)))
 
     def import_recipients(
         self,
@@ -155,7 +126,7 @@ class WhatomateHook(_WhatomateWrites):
 
 
 class WhatomateJwtHook(WhatomateHook):
-    """Whatomate with email + password (JWT); tokens are cached per hook and refreshed on 401."""
+    """Whatomate with email + password (JWT); tokens are shared per process and account, refreshed on 401."""
 
     conn_type = "whatomate_jwt"
     default_conn_name = "whatomate_jwt_default"

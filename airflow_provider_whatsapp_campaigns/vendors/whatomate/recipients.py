@@ -6,9 +6,8 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, to_e164
-from airflow_provider_whatsapp_campaigns.recipients import RecipientSpool, ValidatedRecipient
-from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
+from airflow_provider_whatsapp_campaigns.recipients import RecipientSpool, normalize_recipients
 
 
 def _template_params(*sources: Mapping[str, Any] | None) -> dict[str, str]:
@@ -58,46 +57,24 @@ def _row(e164: str, name: Any, params: Any, template_params: Mapping[str, Any] |
 
 
 def recipient_rows(
-    recipients: Iterable[Recipient | Mapping[str, Any] | str],
+    recipients: Iterable[Any],
     *,
     default_region: str | None = None,
     template_params: Mapping[str, Any] | None = None,
 ) -> tuple[Sequence[dict[str, Any]], list[InvalidPhone]]:
-    """Validate and normalize every phone to E.164 *before* anything is sent.
+    """The import body rows (``{phone_number, recipient_name, template_params{"1": …}}``) and the rejects.
 
-    Accepts :class:`Recipient` objects, dicts (``phone``/``phone_number``, ``name``/``recipient_name``,
-    ``params``/``template_params``) or bare phone strings. Returns the import body rows
-    (``{phone_number, recipient_name, template_params{"1": …}}``) and the rejects with their
-    0-based row index. Campaign-level ``template_params`` are defaults under each row's own.
-    Recipients ``load_recipients`` already validated are not parsed again; a spooled file's rows
-    are built lazily while they are sent.
+    Items are read by the one normalizer (:func:`~airflow_provider_whatsapp_campaigns.recipients.normalize_recipients`:
+    every phone to E.164 before anything is sent, each number once); a spooled file's rows
+    (validated already) are built lazily while they are sent. Campaign-level ``template_params``
+    are defaults under each row's own.
     """
     if isinstance(recipients, RecipientSpool):
         return SpooledRows(recipients, template_params), []
-    rows: list[dict[str, Any]] = []
-    invalid: list[InvalidPhone] = []
-    for index, item in enumerate(recipients):
-        if isinstance(item, Recipient):
-            phone, name, params = item.phone, item.name, item.params
-        elif isinstance(item, Mapping):
-            phone = item.get("phone") or item.get("phone_number") or ""
-            name = item.get("name") or item.get("recipient_name")
-            params = item.get("params") or item.get("template_params") or {}
-        else:
-            phone, name, params = str(item), None, {}
-        if isinstance(item, ValidatedRecipient):
-            e164 = item.phone
-        else:
-            try:
-                e164 = to_e164(str(phone), default_region)
-            except ValueError as exc:
-                invalid.append(InvalidPhone(index, str(phone), str(exc)))
-                continue
-        rows.append(_row(e164, name, params, template_params))
-    return rows, invalid
+    found = normalize_recipients(recipients, default_region=default_region)
+    rows = [_row(r.phone, r.name, r.params, template_params) for r in found.valid]
+    return rows, found.invalid
 
 
 def invalid_rows_report(invalid: list[InvalidPhone]) -> list[dict[str, Any]]:
-    from airflow_provider_whatsapp_campaigns.phones import mask_phone
-
     return [{"row": i.row, "phone": mask_phone(i.value), "reason": i.reason} for i in invalid]

@@ -75,7 +75,7 @@ WHATOMATE_MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def _extract(body: Any) -> tuple[Any, Any]:
+def whatomate_error_fields(body: Any) -> tuple[Any, Any]:
     if isinstance(body, Mapping):
         message = body.get("message") or body.get("error")
     else:
@@ -113,7 +113,7 @@ WHATOMATE_ERRORS = ErrorMap(
         # import, a phone over 20 characters or a batch over ~6,500 rows with a 500: the hook
         # never sends one (see writes.MAX_BATCH_SIZE).
     },
-    extract=_extract,
+    error_fields=whatomate_error_fields,
     body_is_error=_body_is_error,
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
 
@@ -15,7 +14,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     ValidationError,
     VendorUnavailable,
 )
-from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
+from airflow_provider_whatsapp_campaigns.phones import InvalidPhone
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus, to_count
 from airflow_provider_whatsapp_campaigns.vendors.spec import (
     CampaignSpec,
@@ -26,7 +25,6 @@ from airflow_provider_whatsapp_campaigns.vendors.spec import (
 )
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.reads import CAMPAIGNS, ONE_CAMPAIGN, _WhatomateReads
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.recipients import (
-    SpooledRows,
     invalid_rows_report,
     recipient_rows,
 )
@@ -329,24 +327,13 @@ def _check_batch_size(batch_size: Any) -> int:
 
 
 def _check_rows(rows: Sequence[dict[str, Any]], invalid: list[InvalidPhone]) -> None:
-    """What the server does not check, refused before any request: nothing to send (a 500 there)
-    and a number listed twice (stored twice there: the person gets the message twice). Numbers
-    are E.164 by now, so none exceeds the server's 20 characters."""
+    """What the server does not check, refused before any request: nothing to send (a 500 there).
+    Numbers are E.164 and listed once by now (the one normalizer), so none exceeds the server's
+    20 characters and nobody is messaged twice."""
     if not rows:
         shown = "; ".join(i.describe() for i in invalid[:MAX_SHOWN])
         raise ValidationError(
             f"no valid phone number among the recipients, nothing was sent{': ' + shown if shown else ''}",
-            vendor="whatomate",
-        )
-    if isinstance(rows, SpooledRows):
-        return  # load_recipients de-duplicated the file already; counting a million numbers again costs 100 MB
-    repeats = [(phone, n) for phone, n in Counter(row["phone_number"] for row in rows).items() if n > 1]
-    if repeats:
-        shown = "; ".join(f"{mask_phone(phone)} ×{n}" for phone, n in repeats[:MAX_SHOWN])
-        more = f" and {len(repeats) - MAX_SHOWN} more" if len(repeats) > MAX_SHOWN else ""
-        raise ValidationError(
-            f"{len(repeats)} number(s) listed more than once, nothing was sent: {shown}{more}. Whatomate "
-            "would message them once per listing; send each number once (the create operator de-duplicates).",
             vendor="whatomate",
         )
 

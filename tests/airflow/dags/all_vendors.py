@@ -43,7 +43,7 @@ with DAG(
         end_time="2024-03-01T00:00:00+00:00",
     )
     pause = WhatsAppPauseCampaignOperator(
-        task_id="pause", conn_id="whatomate_default", campaign_id="{{ params.running_id }}", vendor="whatomate"
+        task_id="pause", conn_id="whatomate_default", campaign_id="{{ params.running_id }}", conn_type="whatomate"
     )
     cancel = WhatsAppCancelCampaignOperator(
         task_id="cancel", conn_id="whatomate_default", campaign_id="{{ params.running_id }}"

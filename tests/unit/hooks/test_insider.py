@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_whatsapp_campaigns._http.flow import Response
+from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     NotFound,
@@ -28,7 +30,6 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     VendorUnavailable,
 )
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
-from airflow_provider_whatsapp_campaigns.vendors.insider import auth as insider
 from airflow_provider_whatsapp_campaigns.vendors.insider.auth import parse_scopes
 from airflow_provider_whatsapp_campaigns.vendors.insider.hook import InsiderHook, InsiderOAuthHook
 from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import (
@@ -41,10 +42,10 @@ from airflow_provider_whatsapp_campaigns.vendors.insider.ranges import (
 from airflow_provider_whatsapp_campaigns.vendors.insider.tables import (
     INSIDER_ERRORS,
     insider_failed,
-    insider_settled,
     stats_from_payload,
 )
 from airflow_provider_whatsapp_campaigns.vendors.insider.transactional import merge_charts, merge_transactional
+from airflow_provider_whatsapp_campaigns.waiting import CompletionRule
 
 DATA = Path(__file__).parent.parent / "test_data"
 KEY = "INS.demo-api-key"
@@ -60,9 +61,9 @@ def load(name: str) -> dict:
 
 @pytest.fixture(autouse=True)
 def _fresh_tokens():
-    insider.clear_token_cache()
+    clear_process_state()
     yield
-    insider.clear_token_cache()
+    clear_process_state()
 
 
 @pytest.fixture
@@ -234,7 +235,10 @@ def _stats(**counters) -> CampaignStats:
     ],
 )
 def test_settled_heuristic(history, settled):
-    assert insider_settled(history) is settled
+    """The live rule (the sensor's and trigger's completion="settled"), fed one poll after another."""
+    rule = CompletionRule("settled", settle_polls=max(2, len(history)))
+    verdicts = [rule.evaluate(stats) for stats in history]
+    assert (verdicts[-1] == "done") is settled
 
 
 # --------------------------------------------------------------------------- error table
@@ -763,7 +767,7 @@ def test_oauth_validation_before_minting(airflow_conn, requests_mock):
 
 def test_oauth_token_reused_until_margin_before_expiry(airflow_conn, requests_mock, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(insider.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     tokens: list[str] = []
     requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens, ttl=3600))
     requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
@@ -779,7 +783,7 @@ def test_oauth_token_reused_until_margin_before_expiry(airflow_conn, requests_mo
 
 def test_oauth_short_ttl_uses_half_its_life(airflow_conn, requests_mock, monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(insider.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     tokens: list[str] = []
     requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens, ttl=30))
     requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)

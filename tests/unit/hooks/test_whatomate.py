@@ -400,7 +400,7 @@ def test_jwt_login_then_bearer_and_tokens_masked(jwt_hook, requests_mock, caplog
     jwt_hook.get_campaign(CID)
     assert requests_mock.request_history[0].json() == {"email": "demo@example.com", "password": "demo-password"}
     assert [r.headers.get("Authorization") for r in requests_mock.request_history[1:]] == ["Bearer acc-SECRET-1"] * 2
-    assert jwt_hook.core.auth.logins == 1  # cached per hook
+    assert jwt_hook.core.auth.logins == 1  # the token is reused, not logged in again
     assert jwt_hook.core.scrub("acc-SECRET-1 ref-SECRET-1") == "*** ***"
     assert "SECRET" not in caplog.text and "demo-password" not in caplog.text
 
