@@ -35,7 +35,7 @@ def test_a_file_is_spooled_validated_and_deduplicated(csv_file):
 
 def test_a_spool_becomes_import_rows_lazily_without_parsing_phones_again(csv_file):
     spool = load_recipients(str(csv_file), on_invalid="skip")
-    with mock.patch.object(whatomate_recipients, "to_e164", side_effect=AssertionError("parsed again")):
+    with mock.patch("airflow_provider_whatsapp_campaigns.recipients.to_e164", side_effect=AssertionError("parsed again")):
         rows, invalid = whatomate_recipients.recipient_rows(spool, template_params={"2": "promo"})
         assert invalid == [] and len(rows) == 2
         assert list(rows) == [
