@@ -231,7 +231,15 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
             self.push_campaign_url(context, ids[0])
         for ledger in ledgers:  # the task succeeds: no retry will need the ids
             ledger.forget()
+        self._lineage_ids = ids
         return ids[0] if len(ids) == 1 else ids
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Recipients file in, created campaigns out (None without the OpenLineage provider)."""
+        from airflow_provider_whatsapp_campaigns.lineage import created_lineage
+
+        recipients = RenderedRecipients.unwrap(self.recipients)
+        return created_lineage(self.hook, getattr(self, "_lineage_ids", []), recipients)
 
 
 class CreatedIdLedger:
@@ -403,6 +411,12 @@ class WhatsAppCampaignStatsOperator(CampaignOperatorBase):
         stats = self.hook.get_campaign_stats(campaign_id, **options)
         log_funnel(self.log, stats)
         return stats.to_dict()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The campaign as this task's input (None without the OpenLineage provider)."""
+        from airflow_provider_whatsapp_campaigns.lineage import operator_lineage
+
+        return operator_lineage(self.hook, str(self.campaign_id), campaign_is="input")
 
 
 class _TransitionOperator(CampaignOperatorBase):

@@ -122,7 +122,16 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
         result = {"path": str(self.path), "rows": rows, "format": fmt, "campaign_id": campaign_id}
         metrics.incr(f"rows_exported.{hook.vendor}", rows, vendor=hook.vendor)
         record_outlet_events(self, context, result)
+        self._exported = result
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Campaign in, file out with its schema and row count (None without the OpenLineage provider)."""
+        from airflow_provider_whatsapp_campaigns.lineage import operator_lineage
+
+        done = getattr(self, "_exported", {})
+        return operator_lineage(self.hook, str(self.campaign_id), campaign_is="input", path=str(self.path),
+                                rows=done.get("rows"))
 
 
 class _AtomicWriter:
