@@ -6,6 +6,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -174,13 +175,45 @@ class ConnectionConfig:
         require_secure_url(self.base_url, conn_id=self.conn_id, allow_insecure=self.allow_insecure)
 
 
+#: Where HTTP clients disagree about which host a URL names (``http://api.example.invalid\@localhost/``
+#: is ``localhost`` to ``urlsplit`` and ``api.example.invalid`` to requests): refused in any URL requested.
+_AMBIGUOUS_IN_URL = re.compile(r"[\x00-\x20\x7f\\]")
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?")
+
+
 def require_secure_url(url: str, *, conn_id: str, allow_insecure: bool, what: str = "host") -> None:
     """The one transport-security rule: HTTPS only, except loopback or a host the user explicitly
-    marked ``allow_insecure`` (then warned about once per process: credentials cross in clear)."""
-    parts = urlsplit(url)
+    marked ``allow_insecure`` (then warned about once per process: credentials cross in clear).
+
+    The core applies it to the exact URL of every request (and the connection checks its host
+    early). The URL must name its host unambiguously: no user info, backslash, whitespace or
+    control character; a valid host name or IP address; a valid port.
+    """
+    if _AMBIGUOUS_IN_URL.search(url):
+        raise ValidationError(
+            f"Connection {conn_id!r}: the {what} contains a backslash, whitespace or a control character; "
+            "HTTP clients disagree on which host such a URL names, so it is refused."
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in 0-65535
+    except ValueError:
+        raise ValidationError(
+            f"Connection {conn_id!r}: the {what} is not a valid URL (malformed IPv6 address or port)."
+        ) from None
+    if "@" in parts.netloc:
+        raise ValidationError(
+            f"Connection {conn_id!r}: the {what} contains user info (user@host); put credentials in the "
+            "connection's login and password, never in the URL."
+        )
+    if parts.hostname and not (_HOST_NAME.fullmatch(parts.hostname) or _is_ip(parts.hostname)):
+        raise ValidationError(
+            f"Connection {conn_id!r}: the {what} names no valid host ({parts.hostname!r}); use an ASCII host "
+            "name (the xn-- form for an international one) or an IP address."
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
-            f"Connection {conn_id!r}: {what} must be an http(s) URL such as https://example.com, got {url!r}."
+            f"Connection {conn_id!r}: the {what} must be an http(s) URL such as https://example.com."
         )
     if parts.scheme != "http" or is_loopback(parts.hostname):
         return
@@ -199,6 +232,14 @@ def require_secure_url(url: str, *, conn_id: str, allow_insecure: bool, what: st
             conn_id,
             parts.hostname,
         )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _as_bool(value: Any) -> bool | None:

@@ -40,7 +40,7 @@ from airflow_provider_whatsapp_campaigns._http.transport import (
     shared_session,
     ssl_context,
 )
-from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, require_secure_url
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     RateLimited,
@@ -254,7 +254,7 @@ class RequestCore:
         import urllib3
 
         started = time.monotonic()
-        url, headers = self.url(call), self._headers(call)
+        url, headers = self._checked_url(call), self._headers(call)
         body: Any = None
         try:
             raw = self.session.request(
@@ -337,7 +337,7 @@ class RequestCore:
         import aiohttp
 
         started = time.monotonic()
-        url, headers = self.url(call), self._headers(call)
+        url, headers = self._checked_url(call), self._headers(call)
         verify = self._verify(url)
         async with shared_session(self.config.conn_id) as session:
             try:
@@ -377,6 +377,17 @@ class RequestCore:
         return self._finish(call, url, Response(status, body, raw_headers, cookies), started)
 
     # ---- what both transports send and trust
+    def _checked_url(self, call: Call) -> str:
+        """The request URL, built once and judged by the transport-security rule exactly as sent."""
+        url = self.url(call)
+        require_secure_url(
+            url,
+            conn_id=self.config.conn_id,
+            allow_insecure=self.config.allow_insecure,
+            what="request URL (its host, or the campaign id in its path)",
+        )
+        return url
+
     def _headers(self, call: Call) -> dict[str, str]:
         headers = dict(call.headers or {})
         name = header_problem(headers)

@@ -7,7 +7,6 @@ sent is checked (headers), and both transports trust the same CAs (:func:`ca_bun
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import os
@@ -241,15 +240,17 @@ def ca_bundle(verify: bool | str) -> str | None:
     return next((os.environ[name] for name in CA_ENVIRONMENT if os.environ.get(name)), certifi.where())
 
 
-@functools.lru_cache(maxsize=32)
 def ssl_context(bundle: str) -> ssl.SSLContext:
-    """A verifying client context for ``bundle``, built once per process (loading certifi takes ms).
-
-    Raises ``OSError`` (missing) or ``ssl.SSLError`` (not PEM certificates).
+    """A verifying client context for ``bundle``, built once per process in the process state
+    (loading certifi takes milliseconds). Raises ``OSError`` (missing) or ``ssl.SSLError`` (not PEM).
     """
-    if os.path.isdir(bundle):
-        return ssl.create_default_context(capath=bundle)
-    return ssl.create_default_context(cafile=bundle)
+
+    def load() -> ssl.SSLContext:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+
+    return STATE.setdefault("ssl-context", bundle, load)
 
 
 def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:

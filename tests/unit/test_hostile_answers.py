@@ -203,6 +203,61 @@ def test_trigger_error_event_carries_only_scrubbed_text(vendor, airflow_conn, co
     assert leaked([json.dumps(event)], [*SECRETS, TOKEN["access_token"]]) == []
 
 
+# --------------------------------------------------------------------------- the HTTPS rule judges the requested URL
+
+
+BAD_HOSTS = [
+    "http://api.example.invalid\\@localhost/",
+    "http://api.example.invalid\\@127.0.0.1/",
+    "https://user:pw@127.0.0.1:1/",
+    "http://evil.invalid@127.0.0.1:1/",
+    "http://127.0.0.1 .evil.invalid/",
+    "http://127.0.0.1\t.evil.invalid/",
+    "http://127.0.0.1\n.evil.invalid/",
+    "http://127.0.0.1\x00.evil.invalid/",
+    "http://[::1/",
+    "http://[::1]x/",
+    "http://127.0.0.1:99999/",
+]
+
+
+@pytest.mark.usefixtures("only_loopback")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_odd_hosts_are_refused_before_any_request(vendor, airflow_conn, host, mode):
+    with pytest.raises(ValidationError):
+        stats(make_hook(airflow_conn, "whatomate", host), mode)
+    assert vendor.connections == 0
+
+
+@pytest.mark.usefixtures("only_loopback")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "token_url",
+    [
+        "http://api.example.invalid\\@localhost/auth/token",
+        "http://user:pw@127.0.0.1:1/auth/token",
+        "http://127.0.0.1 .evil.invalid/auth/token",
+        "ftp://127.0.0.1/auth/token",
+        "http://[::1/auth/token",
+    ],
+)
+def test_the_token_url_is_judged_as_requested(vendor, airflow_conn, token_url, mode):
+    with pytest.raises(ValidationError):
+        stats(make_hook(airflow_conn, "insider_whatsapp_oauth", vendor.url, token_url=token_url), mode)
+    assert vendor.connections == 0
+
+
+@pytest.mark.usefixtures("only_loopback")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("campaign_id", ["42\r\nX-Injected: 1", "42 43", "42\x00"])
+def test_control_characters_in_a_campaign_id_are_a_validation_error(vendor, airflow_conn, campaign_id, mode):
+    vendor.answer(reply(200, {"campaign_status": "running"}))
+    with pytest.raises(ValidationError):
+        stats(make_hook(airflow_conn, "waplify", vendor.url), mode, campaign_id)
+    assert all("X-Injected" not in r.text() for r in vendor.received)
+
+
 # --------------------------------------------------------------------------- transport families are typed
 
 
