@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     f"{PACKAGE}.operators.common",
                     f"{PACKAGE}.operators.campaign",
+                    f"{PACKAGE}.operators.idempotency",
                     f"{PACKAGE}.operators.insider",
                     f"{PACKAGE}.operators.export",
                     f"{PACKAGE}.operators.sql",

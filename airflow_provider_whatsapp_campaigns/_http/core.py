@@ -20,6 +20,7 @@ from tenacity.wait import wait_exponential_jitter
 from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.auth import Auth
 from airflow_provider_whatsapp_campaigns._http.errors import MAX_RETRY_AFTER, ErrorMap
+from airflow_provider_whatsapp_campaigns._http.failures import Failures
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow, Response, adrive, drive
 from airflow_provider_whatsapp_campaigns._http.limits import async_limiter, sync_limiter
 from airflow_provider_whatsapp_campaigns._http.scrub import Scrubber
@@ -30,13 +31,12 @@ from airflow_provider_whatsapp_campaigns._http.transport import (
     aiohttp_params,
     aread_capped,
     ca_bundle,
-    certificate_failure,
     decode_body,
     header_problem,
     jar_dict,
     lower_headers,
+    no_redirect_target,
     read_capped,
-    redirect_target,
     shared_session,
     ssl_context,
 )
@@ -44,7 +44,6 @@ from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, require
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     RateLimited,
-    UnexpectedResponse,
     ValidationError,
     VendorUnavailable,
     WhatsAppCampaignError,
@@ -65,6 +64,7 @@ class RequestCore:
         self.auth = auth
         self.errors = errors
         self.vendor = errors.vendor
+        self.fail = Failures(self.vendor, config.host)
         self._scrubber = Scrubber()
         # Scrubbed here at once; Airflow's masker learns them in mask_known_secrets (sync contexts only).
         self._connection_secrets = [s for s in (config.password, *auth.secrets()) if s]
@@ -205,7 +205,7 @@ class RequestCore:
             from requests.adapters import HTTPAdapter
 
             session = requests.Session()
-            session.get_redirect_target = _no_redirect_target  # type: ignore[method-assign]
+            session.get_redirect_target = no_redirect_target  # type: ignore[method-assign]
             session.headers["User-Agent"] = USER_AGENT
             session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
@@ -279,15 +279,15 @@ class RequestCore:
                     content = read_capped(raw.headers.get("content-length"), raw.iter_content(64 * 1024))
                 body = self._decode(content, status)
         except UnreadableAnswer as exc:
-            raise self._unreadable(exc) from None
+            raise self.fail.unreadable(exc) from None
         except requests.exceptions.SSLError as exc:
-            raise self._tls_error(call, exc) from None
+            raise self.fail.tls(call, exc) from None
         except requests.exceptions.ConnectTimeout as exc:
-            raise self._transport_error(call, exc, sent=False) from None
+            raise self.fail.unreachable(call, exc, sent=False) from None
         except requests.exceptions.ConnectionError as exc:
             # urllib3 reports a refused connection as NewConnectionError: nothing reached the server.
             sent = "NewConnectionError" not in repr(exc) and "Connection refused" not in str(exc)
-            raise self._transport_error(call, exc, sent=sent) from None
+            raise self.fail.unreachable(call, exc, sent=sent) from None
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.InvalidSchema,
@@ -295,13 +295,13 @@ class RequestCore:
             requests.exceptions.InvalidHeader,
             requests.exceptions.InvalidJSONError,
         ) as exc:
-            raise self._request_error(exc) from None
+            raise self.fail.unbuildable(exc) from None
         except (requests.exceptions.RequestException, http.client.HTTPException, urllib3.exceptions.HTTPError,
                 OSError) as exc:
             # The answer broke mid-way (bad chunking or content encoding, a reset, a timeout reading).
-            raise self._transport_error(call, exc, sent=True) from None
+            raise self.fail.unreachable(call, exc, sent=True) from None
         except ValueError as exc:  # URL or header building the checks above did not foresee
-            raise self._request_error(exc) from None
+            raise self.fail.unbuildable(exc) from None
         return self._finish(call, url, Response(status, body, raw_headers, cookies), started)
 
     # ---- async transport
@@ -356,22 +356,22 @@ class RequestCore:
                     status, raw_headers = raw.status, lower_headers(raw.headers)
                     cookies = {name: morsel.value for name, morsel in raw.cookies.items()}
             except UnreadableAnswer as exc:
-                raise self._unreadable(exc) from None
+                raise self.fail.unreadable(exc) from None
             except aiohttp.ClientConnectorCertificateError as exc:
-                raise self._tls_error(call, exc) from None
+                raise self.fail.tls(call, exc) from None
             except aiohttp.ClientConnectorError as exc:
-                raise self._transport_error(call, exc, sent=False) from None
+                raise self.fail.unreachable(call, exc, sent=False) from None
             except aiohttp.InvalidURL as exc:
-                raise self._request_error(exc) from None
+                raise self.fail.unbuildable(exc) from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise self._transport_error(call, exc, sent=True) from None
+                raise self.fail.unreachable(call, exc, sent=True) from None
             except ValueError as exc:  # URL or header building the checks above did not foresee
-                raise self._request_error(exc) from None
+                raise self.fail.unbuildable(exc) from None
         if call.read_body is not None and 200 <= status < 300:
             try:
                 body = call.read_body(io.BytesIO(content))
             except UnreadableAnswer as exc:
-                raise self._unreadable(exc, status) from None
+                raise self.fail.unreadable(exc, status) from None
         else:
             body = self._decode(content, status)
         return self._finish(call, url, Response(status, body, raw_headers, cookies), started)
@@ -419,7 +419,7 @@ class RequestCore:
         try:
             return decode_body(content)
         except UnreadableAnswer as exc:
-            raise self._unreadable(exc, status) from None
+            raise self.fail.unreadable(exc, status) from None
 
     def _finish(self, call: Call, url: str, response: Response, started: float) -> Response:
         if log.isEnabledFor(logging.DEBUG):
@@ -432,64 +432,13 @@ class RequestCore:
                 (time.monotonic() - started) * 1000,
             )
         if 300 <= response.status < 400:
-            target = redirect_target(url, response.headers.get("location"))
-            raise UnexpectedResponse(
-                self.scrub(
-                    f"the vendor answered HTTP {response.status}, redirecting to {target}; redirects are never "
-                    "followed, so no credential goes to another address. If the service moved, set the "
-                    "connection's host to its new URL"
-                ),
-                vendor=self.vendor,
-                http_status=response.status,
-            )
+            raise self.fail.redirected(response.status, url, response.headers.get("location")).scrubbed(self.scrub)
         error = self.errors.exception_for(response, self.scrub)
         if error is None:
             return response
         if isinstance(error, VendorUnavailable) and not call.idempotent:
             error.may_have_applied = True
         raise error
-
-    def _unreadable(self, exc: UnreadableAnswer, status: int | None = None) -> UnexpectedResponse:
-        return UnexpectedResponse(f"{exc}; the vendor's answer cannot be used", vendor=self.vendor, http_status=status)
-
-    def _request_error(self, exc: BaseException) -> ValidationError:
-        return ValidationError(
-            f"the request could not be built ({type(exc).__name__}); check the connection's host and the "
-            "campaign id",
-            vendor=self.vendor,
-        )
-
-    def _tls_error(self, call: Call, exc: BaseException) -> WhatsAppCampaignError:
-        """A certificate that fails verification is permanent (retrying changes nothing); other TLS
-        failures (handshake resets) are transient."""
-        failure = certificate_failure(exc)
-        if failure is None:
-            return self._transport_error(call, exc, sent=False)
-        reason = failure.verify_message or failure.reason or "unknown reason"
-        return ValidationError(
-            f"the TLS certificate of {self.config.host} failed verification ({reason}). If the server uses a "
-            "private or self-signed CA, set the connection's extra verify to the path of that CA bundle (PEM "
-            "file); otherwise the server's certificate must be fixed",
-            vendor=self.vendor,
-        )
-
-    def _transport_error(self, call: Call, exc: BaseException, *, sent: bool) -> VendorUnavailable:
-        reason = type(exc).__name__
-        return VendorUnavailable(
-            f"could not reach {self.config.host} ({reason}); check the host and the network",
-            vendor=self.vendor,
-            may_have_applied=sent and not call.idempotent,
-        )
-
-
-def _no_redirect_target(resp: requests.Response) -> None:
-    """The session's redirect target: none, ever.
-
-    With ``allow_redirects=False`` requests still prepares the next hop of a 3xx, reading the
-    whole body first (unbounded, and a broken encoding there raises ``RuntimeError``); the core
-    turns every 3xx into an error itself, after reading at most ``MAX_BODY_BYTES``.
-    """
-    return None
 
 
 def _with_headers(call: Call, headers: Mapping[str, str]) -> Call:

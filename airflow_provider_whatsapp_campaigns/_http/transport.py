@@ -267,3 +267,13 @@ def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | No
             return node
         stack += [inner, node.__cause__, node.__context__, getattr(node, "reason", None), *node.args]
     return None
+
+
+def no_redirect_target(resp: Any) -> None:
+    """The session's redirect target: none, ever.
+
+    With ``allow_redirects=False`` requests still prepares the next hop of a 3xx, reading the
+    whole body first (unbounded, and a broken encoding there raises ``RuntimeError``); the core
+    turns every 3xx into an error itself, after reading at most ``MAX_BODY_BYTES``.
+    """
+    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ from airflow_provider_whatsapp_campaigns.operators.common import (
     log_funnel,
     resume_from_event,
 )
+from airflow_provider_whatsapp_campaigns.operators.idempotency import CreatedIdLedger, idempotency_marker
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
@@ -33,8 +33,7 @@ from airflow_provider_whatsapp_campaigns.validation import (
     shown,
     string_mapping,
 )
-from airflow_provider_whatsapp_campaigns.vendors.base import WhatsAppCampaignHook
-from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, CreatedCampaign, Recipient
+from airflow_provider_whatsapp_campaigns.vendors.spec import CampaignSpec, Recipient
 from airflow_provider_whatsapp_campaigns.version_compat import (
     AirflowSensorTimeout,
 )
@@ -51,16 +50,6 @@ if TYPE_CHECKING:
 
 
 STATS_OPTIONS = ("stats_options", '{"start_time": "{{ data_interval_start }}"} (Insider) or {"account_id": …} (SPRL)')
-IDEMPOTENCY_VARIABLE = "whatsapp_campaigns.created.{marker}"
-
-
-def idempotency_marker(context: Context, extra: str = "") -> str:
-    """Same task instance (dag, task, run, map index) → same marker, across Airflow retries."""
-    ti = context["ti"]
-    key = "|".join(str(p) for p in (ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), extra))
-    return "af-" + hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
 class RenderedRecipients:
     """A create task's rendered ``recipients``: the numbers for ``execute``, a count for everyone else.
 
@@ -240,51 +229,6 @@ class WhatsAppCreateCampaignOperator(CampaignOperatorBase):
 
         recipients = RenderedRecipients.unwrap(self.recipients)
         return created_lineage(self.hook, getattr(self, "_lineage_ids", []), recipients)
-
-
-class CreatedIdLedger:
-    """A created id kept for the retries of one task instance, where the vendor cannot be searched.
-
-    An Airflow Variable named after the task instance's marker: written right after the create,
-    read by a retry, deleted when the task succeeds, so Variables do not pile up. Failing to write
-    or delete it after the campaign exists is logged, never raised: the campaign is there.
-    """
-
-    def __init__(self, marker: str, log: Any) -> None:
-        self.marker = marker
-        self.key = IDEMPOTENCY_VARIABLE.format(marker=marker)
-        self.log = log
-
-    def create_once(self, hook: WhatsAppCampaignHook, spec: CampaignSpec) -> CreatedCampaign:
-        from airflow_provider_whatsapp_campaigns.version_compat import Variable
-
-        known = Variable.get(self.key, None)  # positional: 2.11 names it default_var, 3.x default
-        if known:
-            self.log.info("campaign %s was created by an earlier try of this task; reusing it", known)
-            return CreatedCampaign(str(known), adopted=True)
-        created = hook.create_campaign(spec, marker=self.marker)
-        try:
-            Variable.set(
-                self.key, created.campaign_id, description="WhatsApp campaign id, kept until this task succeeds"
-            )
-        except Exception as exc:
-            self.log.warning(
-                "%s campaign %s (marker %s) was created, but keeping its id for a retry failed (%s): "
-                "if this task is retried it creates another campaign",
-                hook.vendor,
-                created.campaign_id,
-                self.marker,
-                exc,
-            )
-        return created
-
-    def forget(self) -> None:
-        from airflow_provider_whatsapp_campaigns.version_compat import Variable
-
-        try:
-            Variable.delete(self.key)
-        except Exception as exc:
-            self.log.warning("could not delete the Variable %s (%s); it is safe to delete by hand", self.key, exc)
 
 
 class _WaitingOperator(CampaignOperatorBase):
