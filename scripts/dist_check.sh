@@ -52,7 +52,9 @@ for line in $LINES; do
     VIRTUAL_ENV=$venv uv pip freeze | grep -i -E "^($(sed -E 's/[<>=!~;[ ].*//' "$WORK/requires.txt" | paste -sd'|'))=="
   else
     step "$line: install $(basename "$WHEEL") with its dependencies pinned by $lock"
-    VIRTUAL_ENV=$venv uv pip install -q --reinstall-package airflow-provider-whatsapp-campaigns -c "$lock" "$WHEEL"
+    # With the [sql] extra: the daily report example writes its stats to a SQLite warehouse.
+    VIRTUAL_ENV=$venv uv pip install -q --reinstall-package airflow-provider-whatsapp-campaigns -c "$lock" \
+      "airflow-provider-whatsapp-campaigns[sql] @ file://$WHEEL"
   fi
   VIRTUAL_ENV=$venv uv pip check
   echo "$stamp" > "$venv/.stamp"

@@ -13,7 +13,7 @@ from airflow_provider_whatsapp_campaigns.assets import record_outlet_events
 from airflow_provider_whatsapp_campaigns.exceptions import ValidationError, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.operators.common import UI_COLOR
 from airflow_provider_whatsapp_campaigns.stats import COUNTERS, RATES, CampaignStats
-from airflow_provider_whatsapp_campaigns.version_compat import BaseHook, BaseOperator
+from airflow_provider_whatsapp_campaigns.version_compat import AirflowException, BaseHook, BaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -69,7 +69,15 @@ def _sql_hook(conn_id: str) -> DbApiHook:
             "writing stats to a database needs apache-airflow-providers-common-sql: "
             "pip install 'airflow-provider-whatsapp-campaigns[sql]'"
         ) from exc
-    hook = BaseHook.get_connection(conn_id).get_hook()
+    conn = BaseHook.get_connection(conn_id)
+    try:
+        hook = conn.get_hook()
+    except AirflowException as exc:  # "Unknown hook type": that database's provider is not installed
+        raise ValidationError(
+            f"connection {conn_id!r} is of type {conn.conn_type!r}, whose hook is not installed ({exc}); install "
+            "the Airflow provider of that database (SQLite: apache-airflow-providers-sqlite, included in the "
+            "[sql] extra)"
+        ) from None
     if not isinstance(hook, DbApiHook):
         raise ValidationError(
             f"connection {conn_id!r} gives a {type(hook).__name__}, not a SQL (DbApiHook) hook: "

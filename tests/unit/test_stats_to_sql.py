@@ -126,3 +126,10 @@ def test_a_non_sql_connection_is_named(airflow_conn: Any) -> None:
     conn_id = airflow_conn("not_sql", "http", host="127.0.0.1")
     with pytest.raises(ValidationError, match=r"'not_sql'.*not a SQL"):
         _write(conn_id, [_stats("c1", 1)], "run-1")
+
+
+def test_a_database_whose_provider_is_missing_names_the_provider(airflow_conn: Any) -> None:
+    """Airflow 3 does not ship the SQLite provider: a connection whose hook is missing says what to install."""
+    conn_id = airflow_conn("no_provider", "no_such_database", host="127.0.0.1")
+    with pytest.raises(ValidationError, match=r"'no_provider' is of type 'no_such_database'.*install the Airflow provider"):
+        _write(conn_id, [_stats("c1", 1)], "run-1")
