@@ -21,22 +21,27 @@ import pytest
 from airflow_provider_whatsapp_campaigns.sandbox.connections import base_url
 from airflow_provider_whatsapp_campaigns.sandbox.runner import SandboxServer
 from airflow_provider_whatsapp_campaigns.sandbox.state import DEMO
+from airflow_provider_whatsapp_campaigns.validation import MIN_POLL_INTERVAL
 from tests.integration.conftest import airflow_env, run_airflow
 from tests.system.services import PostgresCluster, RedisServer, free_port, missing_binaries
 from tests.system.stack import COMPONENTS, Stack, wait_for
 
 SYSTEM_DAGS = Path(__file__).resolve().parent / "dags"
 WAITS = int(os.environ.get("SYSTEM_WAITS", "20"))
-VENDOR_RPS = int(os.environ.get("SYSTEM_VENDOR_RPS", "100"))
-#: The connection's client-side budget: a fifth below the vendor's, for the network's jitter
-#: between the moment a process takes a slot and the moment the vendor counts the request.
-CLIENT_RPS = VENDOR_RPS * 0.8
+#: By default as many requests per second as there are waits: WAITS triggers polling at the provider's
+#: 1 s floor then ask for twice the connection's budget below.
+VENDOR_RPS = int(os.environ.get("SYSTEM_VENDOR_RPS", str(max(2, WAITS))))
+#: The connection's client-side budget: half the vendor's, for the jitter between the moment a process
+#: takes a slot and the moment the vendor counts the request (at 10-20 rps a few requests of jitter are a
+#: fifth of the limit; at 100 rps a fifth below was enough).
+CLIENT_RPS = VENDOR_RPS * 0.5
 #: Each triggerer takes at most 60 % of the largest scenario: the budget scenario must spread over
 #: both, and either one alone can still carry any later scenario (half the size) after the other dies.
 TRIGGERER_CAPACITY = math.ceil(WAITS * 0.6)
 POLL_SECONDS = float(os.environ.get("SYSTEM_POLL_SECONDS", "1"))
-#: the budget scenario's poll interval: WAITS triggers then ask for twice the budget
-FAST_POLL_SECONDS = WAITS / (2 * CLIENT_RPS)
+#: the budget scenario's poll interval: WAITS triggers then ask for twice the budget (never under the
+#: provider's floor of 1 s between polls, which the operators refuse)
+FAST_POLL_SECONDS = max(MIN_POLL_INTERVAL, WAITS / (2 * CLIENT_RPS))
 
 #: rows of the summary table, one per scenario (printed at the end of the session)
 RESULTS: list[dict[str, Any]] = []
