@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 
@@ -304,3 +305,27 @@ WELL_FORMED_IDS = {"whatomate": "5b1c7c9e-0000-4000-a000-000000000042", "whatoma
 
 def campaign_id_for(conn_type: str) -> str:
     return WELL_FORMED_IDS.get(conn_type, "42")
+
+
+# --------------------------------------------------------------------------- the credentials under attack
+
+# Secrets with the characters that need escaping in JSON, URLs and shells: each encoding must be scrubbed.
+API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
+CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
+PASSWORD = 'p@ss"word\\with spaces&more'
+LOGIN = "me@example.com"
+SECRETS = (API_KEY, CLIENT_SECRET, PASSWORD)
+
+#: conn_type -> connection fields (the host is filled in by each test)
+SCHEMES: dict[str, dict[str, Any]] = {
+    "sprl": {"login": "client-1", "password": API_KEY, "extra": {"account_id": "acc-1"}},
+    "insider_whatsapp": {"password": API_KEY},
+    "insider_whatsapp_oauth": {"login": "client-1", "password": CLIENT_SECRET},
+    "whatomate": {"password": API_KEY},
+    "whatomate_jwt": {"login": LOGIN, "password": PASSWORD},
+    "waplify": {"password": API_KEY, "extra": {"waba_phone_id": "waba-1"}},
+}
+#: where the minting schemes send their credentials first
+AUTH_PATHS = ("/auth/token", "/api/auth/login")
+#: schemes that mint a token (or log in) before the API call
+MINTING = ("insider_whatsapp_oauth", "whatomate_jwt")

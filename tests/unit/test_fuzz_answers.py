@@ -33,23 +33,22 @@ from airflow_provider_whatsapp_campaigns.exceptions import ERROR_CLASSES, WhatsA
 from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
 from airflow_provider_whatsapp_campaigns.stats import CampaignStats
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
-from tests.hostile import HostileServer, Received, Reply, campaign_id_for, encodings, error_texts, leaked
+from tests.hostile import (
+    AUTH_PATHS,
+    LOGIN,
+    MINTING,
+    PASSWORD,
+    SCHEMES,
+    SECRETS,
+    HostileServer,
+    Received,
+    Reply,
+    campaign_id_for,
+    encodings,
+    error_texts,
+    leaked,
+)
 
-API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
-CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
-PASSWORD = 'p@ss"word\\with spaces&more'
-LOGIN = "me@example.com"
-SECRETS = (API_KEY, CLIENT_SECRET, PASSWORD)
-
-SCHEMES: dict[str, dict[str, Any]] = {
-    "sprl": {"login": "client-1", "password": API_KEY, "extra": {"account_id": "acc-1"}},
-    "insider_whatsapp": {"password": API_KEY},
-    "insider_whatsapp_oauth": {"login": "client-1", "password": CLIENT_SECRET},
-    "whatomate": {"password": API_KEY},
-    "whatomate_jwt": {"login": LOGIN, "password": PASSWORD},
-    "waplify": {"password": API_KEY},
-}
-AUTH_PATHS = ("/auth/token", "/api/auth/login")
 FUZZ_TESTS = 2 * len(SCHEMES) + 1
 TOTAL = int(os.environ.get("FUZZ_EXAMPLES", "2600"))
 FUZZ = settings(
@@ -266,7 +265,6 @@ AUTH_ANSWERS = st.one_of(
     st.builds(lambda body: Answer(200, body, "application/json", None, "length"), TOKEN_SHAPES),
     answers(TOKEN_SHAPES | BODIES),
 )
-MINTING = ("insider_whatsapp_oauth", "whatomate_jwt")
 
 
 # --------------------------------------------------------------------------- harness

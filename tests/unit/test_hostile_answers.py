@@ -26,24 +26,22 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
-from tests.hostile import HostileServer, Received, Reply, campaign_id_for, encodings, error_texts, leaked, reply
+from tests.hostile import (
+    API_KEY,
+    AUTH_PATHS,
+    SCHEMES,
+    SECRETS,
+    HostileServer,
+    Received,
+    Reply,
+    campaign_id_for,
+    encodings,
+    error_texts,
+    leaked,
+    reply,
+)
 
-API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
-CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
-PASSWORD = 'p@ss"word\\with spaces&more'
-LOGIN = "me@example.com"
-SECRETS = (API_KEY, CLIENT_SECRET, PASSWORD)
-
-SCHEMES: dict[str, dict] = {
-    "sprl": {"login": "client-1", "password": API_KEY, "extra": {"account_id": "acc-1"}},
-    "insider_whatsapp": {"password": API_KEY},
-    "insider_whatsapp_oauth": {"login": "client-1", "password": CLIENT_SECRET},
-    "whatomate": {"password": API_KEY},
-    "whatomate_jwt": {"login": LOGIN, "password": PASSWORD},
-    "waplify": {"password": API_KEY, "extra": {"waba_phone_id": "waba-1"}},
-}
 TOKEN = {"access_token": "tok-123456789", "expires_in": 3600, "data": {"access_token": "tok-123456789"}}
-AUTH_PATHS = ("/auth/token", "/api/auth/login")
 
 
 @pytest.fixture(scope="module")

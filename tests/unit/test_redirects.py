@@ -14,27 +14,18 @@ import pytest
 
 from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, WhatsAppCampaignError
 from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
-from tests.hostile import HostileServer, Received, Reply, campaign_id_for, leaked, reply
-
-API_KEY = 'k3y-"quoted"\\back/sl+sh=&x'
-CLIENT_SECRET = 'cl1ent"secret\\with/odd+chars'
-PASSWORD = 'p@ss"word\\with spaces&more'
-LOGIN = "me@example.com"
-SECRETS = (API_KEY, CLIENT_SECRET, PASSWORD)
-
-AUTH_PATHS = ("/auth/token", "/api/auth/login")
-
-# conn_type -> connection fields (host filled in by the test)
-SCHEMES: dict[str, dict] = {
-    "sprl": {"login": "client-1", "password": API_KEY, "extra": {"account_id": "acc-1"}},
-    "insider_whatsapp": {"password": API_KEY},
-    "insider_whatsapp_oauth": {"login": "client-1", "password": CLIENT_SECRET},
-    "whatomate": {"password": API_KEY},
-    "whatomate_jwt": {"login": LOGIN, "password": PASSWORD},
-    "waplify": {"password": API_KEY},
-}
-# Schemes that mint credentials first: the redirect may come at the token/login call or after it.
-MINTING = ("insider_whatsapp_oauth", "whatomate_jwt")
+from tests.hostile import (
+    AUTH_PATHS,
+    MINTING,
+    SCHEMES,
+    SECRETS,
+    HostileServer,
+    Received,
+    Reply,
+    campaign_id_for,
+    leaked,
+    reply,
+)
 
 
 @pytest.fixture(scope="module")
