@@ -49,9 +49,7 @@ def sync_limiter(config: ConnectionConfig) -> Budget | None:
     rps = config.rate_limit
 
     def make() -> Budget:
-        from pyrate_limiter import InMemoryBucket
-
-        return Budget(config, _limiter(InMemoryBucket(_rates(rps))))
+        return Budget(config, _limiter(_local_bucket()(_rates(rps))))
 
     return STATE.setdefault("limiter", _limiter_key(config, rps), make)
 
@@ -63,17 +61,34 @@ async def async_limiter(config: ConnectionConfig) -> Budget | None:
     rps = config.rate_limit
 
     def make() -> Budget:
-        from pyrate_limiter import BucketAsyncWrapper, InMemoryBucket
+        from pyrate_limiter import BucketAsyncWrapper
 
-        return Budget(config, _limiter(BucketAsyncWrapper(InMemoryBucket(_rates(rps)))))
+        return Budget(config, _limiter(BucketAsyncWrapper(_local_bucket()(_rates(rps)))))
 
     return STATE.setdefault("limiter", _limiter_key(config, rps), make, per_loop=True)
 
 
 def _limiter(bucket: Any) -> Limiter:
-    from pyrate_limiter import Limiter
+    from pyrate_limiter import Limiter, TimeClock
 
-    return Limiter(bucket, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
+    factory = _self_trimming_factory()(bucket, TimeClock())
+    return Limiter(factory, max_delay=3_600_000, retry_until_max_delay=True, buffer_ms=1)
+
+
+@cache
+def _self_trimming_factory() -> Any:
+    """A bucket factory that schedules no leak: our buckets trim themselves on every ``put``.
+
+    pyrate-limiter would otherwise start a leak thread per process (and a task per event loop) whose
+    loop races bucket disposal (``AssertionError`` in a daemon thread).
+    """
+    from pyrate_limiter import SingleBucketFactory
+
+    class _SelfTrimming(SingleBucketFactory):
+        def schedule_leak(self, new_bucket: Any, associated_clock: Any) -> None:
+            """Nothing to schedule."""
+
+    return _SelfTrimming
 
 
 def _monotonic() -> float:
@@ -87,34 +102,105 @@ def _redis_error() -> type[Exception]:
     return RedisError
 
 
+def _now_ms() -> int:
+    """The limiter's clock (pyrate-limiter's default ``TimeClock``), read when a slot is taken."""
+    return int(time.time() * 1000)
+
+
+@cache
+def _local_bucket() -> Any:
+    """pyrate-limiter's in-memory bucket, stamping each request when its slot is granted.
+
+    pyrate-limiter stamps a request once, when first asked, and after each wait adds the wait it
+    planned (``item.timestamp += delay``). A loop that wakes late (a busy triggerer) then files
+    requests in the past, where the window still has room, and a burst goes out. Stamping on every
+    ``put`` judges the window at the moment the request really leaves.
+    (The fix belongs upstream; pyrate-limiter 4.5 still stamps this way.)
+    """
+    from pyrate_limiter import InMemoryBucket
+
+    class _GrantTimeBucket(InMemoryBucket):
+        def put(self, item: Any) -> bool:
+            item.timestamp = _now_ms()
+            self.leak(item.timestamp)  # trimmed as it is used: no background leak thread
+            return bool(super().put(item))
+
+    return _GrantTimeBucket
+
+
+#: Check and take a slot with Redis's own clock (one clock for every process and host) and count every
+#: request newer than the window's start, so none filed "in the future" by another process is missed;
+#: old entries are trimmed here and the key expires once idle: nothing is left behind in Redis.
+_REDIS_TAKE_SLOT = """
+local bucket = KEYS[1]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local weight = tonumber(ARGV[2])
+local rates_count = tonumber(ARGV[3])
+local longest = 0
+for i = 1, rates_count do
+    local interval = tonumber(ARGV[2 + 2 * i])
+    local limit = tonumber(ARGV[3 + 2 * i])
+    if interval > longest then longest = interval end
+    if limit - redis.call('ZCOUNT', bucket, now - interval, '+inf') < weight then
+        return {i - 1, now}
+    end
+end
+redis.call('ZREMRANGEBYSCORE', bucket, '-inf', now - longest - 1)
+for i = 1, weight do
+    redis.call('ZADD', bucket, now, ARGV[1] .. i)
+end
+redis.call('PEXPIRE', bucket, longest * 2)
+return {-1, now}
+"""
+
+
 @cache
 def _redis_bucket() -> Any:
-    """pyrate-limiter's Redis bucket whose background leak outlives an outage (it tries again next round).
+    """pyrate-limiter's Redis bucket on Redis's clock, trimmed as it is used (no background leak).
 
-    Defined on first use: a module-level subclass would import pyrate-limiter with every DAG file.
+    The stock bucket stamps requests with each client's clock at the time first asked (see
+    :func:`_local_bucket`), so a late or skewed process files its requests in the past and the shared
+    budget overshoots (measured: 19 requests in one second against a budget of 10). Defined on first
+    use: a module-level subclass would import pyrate-limiter with every DAG file.
     """
     from pyrate_limiter import RedisBucket
+    from pyrate_limiter.utils import id_generator
 
-    class _RedisBucket(RedisBucket):
-        def leak(self, current_timestamp: int | None = None) -> Any:
-            from redis.asyncio import Redis as AsyncRedis
+    class _ServerClockRedisBucket(RedisBucket):
+        @classmethod
+        def init(cls, rates: list[Rate], redis: Any, bucket_key: str) -> Any:
+            script_hash = redis.script_load(_REDIS_TAKE_SLOT)
+            if isinstance(script_hash, str):
+                return cls(rates, redis, bucket_key, script_hash)
 
-            leak = super().leak
-            if isinstance(self.redis, AsyncRedis):
+            async def loaded() -> _ServerClockRedisBucket:
+                return cls(rates, redis, bucket_key, await script_hash)
 
-                async def tolerant() -> int:
-                    try:
-                        return int(await leak(current_timestamp))  # type: ignore[misc]
-                    except _redis_error():
-                        return 0
+            return loaded()
 
-                return tolerant()
-            try:
-                return leak(current_timestamp)
-            except _redis_error():
-                return 0
+        def put(self, item: Any) -> Any:
+            bounds = [value for rate in self.rates for value in (rate.interval, rate.limit)]
+            name = f"{item.name}:{id_generator()}:"
+            reply = self.redis.evalsha(self.script_hash, 1, self.bucket_key, name, item.weight, len(self.rates), *bounds)
+            if isinstance(reply, list):
+                return self._granted(item, reply)
 
-    return _RedisBucket
+            async def settled() -> bool:
+                return self._granted(item, await reply)
+
+            return settled()
+
+        def _granted(self, item: Any, reply: list[int]) -> bool:
+            failing, now = int(reply[0]), int(reply[1])
+            item.timestamp = now  # the limiter's wait is computed against Redis's clock too
+            self.failing_rate = None if failing < 0 else self.rates[failing]
+            return self.failing_rate is None
+
+        def leak(self, current_timestamp: int | None = None) -> int:
+            return 0  # trimmed by the script on every put, on Redis's clock
+
+    return _ServerClockRedisBucket
 
 
 class Budget:
@@ -141,10 +227,7 @@ class Budget:
         return _rates(self.config.rate_limit or 1), _bucket_name(self.config), timeouts
 
     def _fell_back(self, exc: Exception) -> None:
-        if self.shared is not None:
-            for bucket in self.shared.buckets():
-                self.shared.dispose(bucket)  # stops its background leak
-            self.shared = None
+        self.shared = None
         self.retry_at = _monotonic() + REDIS_RETRY_SECONDS
         if not self.degraded:
             self.degraded = True

@@ -31,9 +31,9 @@ WAITS = int(os.environ.get("SYSTEM_WAITS", "20"))
 #: By default as many requests per second as there are waits: WAITS triggers polling at the provider's
 #: 1 s floor then ask for twice the connection's budget below.
 VENDOR_RPS = int(os.environ.get("SYSTEM_VENDOR_RPS", str(max(2, WAITS))))
-#: The connection's client-side budget: half the vendor's, for the jitter between the moment a process
-#: takes a slot and the moment the vendor counts the request (at 10-20 rps a few requests of jitter are a
-#: fifth of the limit; at 100 rps a fifth below was enough).
+#: The connection's client-side budget: half the vendor's, for the time between the moment a process
+#: takes a slot (on Redis's clock) and the moment the vendor counts the request, which a loaded machine
+#: stretches.
 CLIENT_RPS = VENDOR_RPS * 0.5
 #: Each triggerer takes at most 60 % of the largest scenario: the budget scenario must spread over
 #: both, and either one alone can still carry any later scenario (half the size) after the other dies.

@@ -352,6 +352,60 @@ def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, sh
     assert time.monotonic() - started >= 7 / 20, "both workers share one budget through Redis"
 
 
+class _ClockBehind:
+    """A worker whose clock runs behind (or whose loop woke late): its requests look older than they are."""
+
+    def __init__(self, behind_ms: int) -> None:
+        self.behind_ms = behind_ms
+
+    def now(self) -> int:
+        return int(time.time() * 1000) - self.behind_ms
+
+
+def test_redis_budget_judges_every_worker_on_the_redis_clock(requests_mock, shared_redis):
+    """A worker stamping its requests a second in the past must not get a second budget of its own."""
+    from airflow_provider_whatsapp_campaigns._http import limits
+
+    config = ConnectionConfig(
+        conn_id="redis_skew", conn_type="acme", base_url=BASE, password=SECRET, rate_limit=20,
+        redis_url="redis://localhost:6379/0",
+    )
+    punctual = limits.sync_limiter(config)
+    clear_process_state()  # a second worker process
+    late = limits.sync_limiter(config)
+    late.acquire(config.conn_id)
+    assert late.shared is not None
+    late.shared.bucket_factory.clock = _ClockBehind(1000)
+    started = time.monotonic()
+    for budget in [punctual, late] * 5:
+        budget.acquire(config.conn_id)
+    assert time.monotonic() - started >= 9 / 20, "the late worker took slots the window had already given"
+    import fakeredis
+
+    key = "whatsapp-campaigns:redis_skew"
+    inspect_redis = fakeredis.FakeRedis(server=shared_redis)
+    assert inspect_redis.zcard(key) <= 2, "the shared bucket keeps history beyond one window"
+    assert 0 < inspect_redis.pttl(key) <= 100, "an idle bucket must expire from Redis"
+
+
+def test_local_budget_stamps_a_request_when_granted_and_trims_itself(monkeypatch):
+    """A request that waited is judged at the time it leaves; the bucket holds one window, not history."""
+    from pyrate_limiter import RateItem
+
+    from airflow_provider_whatsapp_campaigns._http import limits
+
+    now = [1_000_000]
+    monkeypatch.setattr(limits, "_now_ms", lambda: now[0])
+    bucket = limits._local_bucket()(limits._rates(20))  # one request per 50 ms
+    stale = RateItem("conn", 0)
+    assert bucket.put(stale) and stale.timestamp == now[0]
+    assert not bucket.put(RateItem("conn", now[0] - 500)), "a stale stamp found room in a window already spent"
+    for _ in range(1000):
+        now[0] += 51  # just past the 50 ms a slot lasts
+        assert bucket.put(RateItem("conn", 0))
+    assert len(bucket.items) <= 2
+
+
 async def test_redis_limiter_async(shared_redis):
     from airflow_provider_whatsapp_campaigns._http import limits as _http
 
