@@ -51,7 +51,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": "WhatsApp Campaigns", "python-modules": [f"{PACKAGE}.sensors.campaign"]}],
-        "triggers": [{"integration-name": "WhatsApp Campaigns", "python-modules": [f"{PACKAGE}.triggers.campaign"]}],
+        "triggers": [{"integration-name": "WhatsApp Campaigns", "python-modules": [f"{PACKAGE}.triggers.campaign", f"{PACKAGE}.triggers.finished"]}],
         "connection-types": [form.provider_info() for form in FORMS.values()],
         "extra-links": [f"{PACKAGE}.links.WhatsAppCampaignLink"],
     }

@@ -1,4 +1,5 @@
-"""Triggers: :class:`WhatsAppCampaignTrigger` (the deferred wait), imported on first use."""
+"""Triggers: :class:`WhatsAppCampaignTrigger` (the deferred wait) and :class:`WhatsAppFinishedCampaignsTrigger`
+(Airflow 3 asset watcher), imported on first use."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from airflow_provider_whatsapp_campaigns._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
+    from airflow_provider_whatsapp_campaigns.triggers.finished import WhatsAppFinishedCampaignsTrigger
 
-__all__ = ["WhatsAppCampaignTrigger"]
+__all__ = ["WhatsAppCampaignTrigger", "WhatsAppFinishedCampaignsTrigger"]
 __getattr__, __dir__ = lazy_exports(
-    __name__, {"WhatsAppCampaignTrigger": "airflow_provider_whatsapp_campaigns.triggers.campaign"}
+    __name__,
+    {
+        "WhatsAppCampaignTrigger": "airflow_provider_whatsapp_campaigns.triggers.campaign",
+        "WhatsAppFinishedCampaignsTrigger": "airflow_provider_whatsapp_campaigns.triggers.finished",
+    },
 )

@@ -22,7 +22,7 @@ PACKAGES = {
                   "WhatsAppCancelCampaignOperator": "campaign", "WhatsAppExportContactsOperator": "export",
                   "InsiderTransactionalStatsOperator": "insider"},
     "sensors": {"WhatsAppCampaignSensor": "campaign"},
-    "triggers": {"WhatsAppCampaignTrigger": "campaign"},
+    "triggers": {"WhatsAppCampaignTrigger": "campaign", "WhatsAppFinishedCampaignsTrigger": "finished"},
 }
 
 
