@@ -197,3 +197,9 @@ def test_report_consumer_dag_runs(airflow_cli_env: dict[str, str]) -> None:
     # Triggered by hand there is no asset event: the task reports that nothing arrived.
     run, _ = dags_test(airflow_cli_env, "whatsapp_report_consumer")
     assert xcom(run, "what_arrived") == {}
+
+
+def test_finished_campaign_report_dag_runs(airflow_cli_env: dict[str, str]) -> None:
+    # Triggered by hand there is no event from the watcher (on 2.11 there is no watcher at all): nothing to report.
+    run, _ = dags_test(airflow_cli_env, "whatomate_finished_campaign_report")
+    assert xcom(run, "report") == []

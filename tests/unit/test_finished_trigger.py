@@ -185,3 +185,25 @@ def test_without_a_state_store_a_restart_starts_afresh(sandbox, sandbox_conns, c
         assert len(run_watch(trigger, None, clock, polls=2)) == 1
         assert run_watch(WhatsAppFinishedCampaignsTrigger(**trigger.serialize()[1]), None, clock, polls=2) == []
     assert "remembered in memory only" in caplog.text
+
+
+def test_the_example_watches_the_demo_account_and_reports_each_event(capsys):
+    from types import SimpleNamespace
+
+    from tests.unit.test_assets import _load
+
+    example = _load("whatomate_finished_campaigns")
+    [watcher] = example.FINISHED_CAMPAIGNS.watchers
+    assert watcher.trigger.serialize() == (
+        CLASSPATH, {"conn_id": "whatomate_default", "whatsapp_account": "demo-account", "poll_interval": 60.0}
+    )
+    assert set(example.dag.timetable.asset_condition.objects) == {example.FINISHED_CAMPAIGNS}
+    event = SimpleNamespace(extra={"from_trigger": True, "payload": {
+        "conn_id": "whatomate_default", "campaign_id": "c-1", "status": "completed",
+        "stats": {"total": 10, "sent": 9, "failed": 1},
+    }})
+    report = example.dag.get_task("report").python_callable
+    assert report(triggering_asset_events={example.FINISHED_CAMPAIGNS: [event]}) == [
+        {"campaign_id": "c-1", "status": "completed", "sent": 9, "failed": 1}
+    ]
+    assert "campaign c-1 completed: 9 of 10 sent, 1 failed" in capsys.readouterr().out
