@@ -65,6 +65,21 @@ def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 
 
 @pytest.fixture
+def shared_redis(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """One fake Redis server that every client created from a URL talks to (as several workers would)."""
+    fakeredis = pytest.importorskip("fakeredis")
+    import redis
+    from redis import asyncio as aioredis
+
+    server = fakeredis.FakeServer()
+    monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.FakeRedis(server=server)))
+    monkeypatch.setattr(
+        aioredis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.aioredis.FakeRedis(server=server))
+    )
+    return server
+
+
+@pytest.fixture
 def sandbox_conns(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """All six demo connections pointing at the running sandbox (conn ids: ``<conn_type>_default``)."""
     env = sandbox.airflow_connections()

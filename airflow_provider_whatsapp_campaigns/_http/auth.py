@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_whatsapp_campaigns import metrics
 from airflow_provider_whatsapp_campaigns._http.flow import Flow, adrive, drive
 from airflow_provider_whatsapp_campaigns._http.state import STATE
+from airflow_provider_whatsapp_campaigns._http.token_share import (
+    MINT_LOCK_SECONDS,
+    MINT_WAIT_SECONDS,
+    TokenShare,
+    monotonic_deadline,
+    redis_error,
+    sealed_from,
+)
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError
 
 if TYPE_CHECKING:
@@ -53,6 +61,7 @@ class Tokens:
     refresh: str | None = None
     refresh_cookie: str | None = None  # set when the server handed the refresh token over as a cookie
     expires_at: float = math.inf
+    shared: str | None = None  # the access token last read from or written to the connection's Redis
 
     def usable(self) -> str | None:
         """The access token, while it is still good to use."""
@@ -70,7 +79,8 @@ class MintedAuth(Auth):
     :meth:`prepare`/:meth:`aprepare` obtain them once under a lock keyed by ``key`` (a thread lock
     for sync callers, an asyncio lock per event loop for async ones): many concurrent callers of
     one account cause one mint, not one each. Locks and :class:`Tokens` live in the process
-    state (:mod:`.state`), so one call clears them all.
+    state (:mod:`.state`), so one call clears them all. With the connection's ``redis_url`` the
+    processes share them too: one mints under a Redis lock, the others read it (:mod:`.token_share`).
     """
 
     key: Hashable
@@ -87,21 +97,117 @@ class MintedAuth(Auth):
         """The flow that mints or logs in and stores the result in :attr:`tokens`."""
         raise NotImplementedError
 
+    def _share(self, core: RequestCore) -> TokenShare | None:
+        url = core.config.redis_url
+        if not url:
+            return None
+        return STATE.setdefault(
+            "token-share", (url, self.key), lambda: TokenShare(url, self.key, self.secrets()[0], core.config.conn_id)
+        )
+
+    def _adopt(self, core: RequestCore, stored: bytes | None, share: TokenShare) -> bool:
+        """Take the tokens another process shared, if any are usable."""
+        found = share.open(stored)
+        if found is None:
+            return False
+        core.add_secret(found.access)
+        core.add_secret(found.refresh)
+        tokens = self.tokens
+        tokens.access, tokens.refresh, tokens.refresh_cookie = found.access, found.refresh, found.refresh_cookie
+        tokens.expires_at, tokens.shared = monotonic_deadline(found), found.access
+        return tokens.usable() is not None
+
+    def _sealed(self, share: TokenShare) -> tuple[bytes, int]:
+        tokens = self.tokens
+        assert tokens.access is not None
+        found = sealed_from(tokens.access, tokens.refresh, tokens.refresh_cookie, tokens.expires_at)
+        tokens.shared = tokens.access
+        return share.seal(found), share.ttl_ms(found)
+
+    def _unshared(self, share: TokenShare | None) -> bool:
+        """True when this process holds a token (minted after a 401) that Redis does not have yet."""
+        tokens = self.tokens
+        return share is not None and tokens.access is not None and tokens.shared != tokens.access
+
+    def _mint(self, core: RequestCore) -> None:
+        drive(self.obtain(core), core.request)
+        metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
+
+    async def _amint(self, core: RequestCore) -> None:
+        await adrive(self.obtain(core), core.arequest)
+        metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
+
     def prepare(self, core: RequestCore) -> None:
-        if self.ready():
+        share = self._share(core)
+        if self.ready() and not self._unshared(share):
             return
         with STATE.setdefault("mint-lock", self.key, threading.Lock):
-            if not self.ready():
-                drive(self.obtain(core), core.request)
-                metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
+            if share is None:
+                if not self.ready():
+                    self._mint(core)
+                return
+            try:
+                self._prepare_shared(core, share)
+            except redis_error() as exc:
+                share.unreachable(exc)
+                if not self.ready():
+                    self._mint(core)
+
+    def _prepare_shared(self, core: RequestCore, share: TokenShare) -> None:
+        client = share.client()
+        if self.ready():  # minted here after a 401: tell the others
+            value, ttl_ms = self._sealed(share)
+            client.set(share.name, value, px=ttl_ms)
+            return
+        if self._adopt(core, client.get(share.name), share):
+            return
+        lock = client.lock(share.lock_name, timeout=MINT_LOCK_SECONDS, blocking_timeout=MINT_WAIT_SECONDS)
+        held = lock.acquire()
+        try:
+            if held and self._adopt(core, client.get(share.name), share):
+                return  # minted by the process that held the lock
+            self._mint(core)
+            value, ttl_ms = self._sealed(share)
+            client.set(share.name, value, px=ttl_ms)
+        finally:
+            if held:
+                lock.release()
 
     async def aprepare(self, core: RequestCore) -> None:
-        if self.ready():
+        share = self._share(core)
+        if self.ready() and not self._unshared(share):
             return
         async with STATE.setdefault("mint-lock", self.key, asyncio.Lock, per_loop=True):
-            if not self.ready():
-                await adrive(self.obtain(core), core.arequest)
-                metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
+            if share is None:
+                if not self.ready():
+                    await self._amint(core)
+                return
+            try:
+                await self._aprepare_shared(core, share)
+            except redis_error() as exc:
+                share.unreachable(exc)
+                if not self.ready():
+                    await self._amint(core)
+
+    async def _aprepare_shared(self, core: RequestCore, share: TokenShare) -> None:
+        client = share.aclient()
+        if self.ready():
+            value, ttl_ms = self._sealed(share)
+            await client.set(share.name, value, px=ttl_ms)
+            return
+        if self._adopt(core, await client.get(share.name), share):
+            return
+        lock = client.lock(share.lock_name, timeout=MINT_LOCK_SECONDS, blocking_timeout=MINT_WAIT_SECONDS)
+        held = await lock.acquire()
+        try:
+            if held and self._adopt(core, await client.get(share.name), share):
+                return
+            await self._amint(core)
+            value, ttl_ms = self._sealed(share)
+            await client.set(share.name, value, px=ttl_ms)
+        finally:
+            if held:
+                await lock.release()
 
 
 class StaticHeaderAuth(Auth):

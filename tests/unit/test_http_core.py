@@ -315,21 +315,6 @@ async def test_one_shared_session_per_connection(airflow_conn, flaky_server, mon
 # --------------------------------------------------------------------------- Redis-backed limiter
 
 
-@pytest.fixture
-def shared_redis(monkeypatch):
-    """One fake Redis server that every client created from a URL talks to (as several workers would)."""
-    fakeredis = pytest.importorskip("fakeredis")
-    import redis
-    from redis import asyncio as aioredis
-
-    server = fakeredis.FakeServer()
-    monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.FakeRedis(server=server)))
-    monkeypatch.setattr(
-        aioredis.Redis, "from_url", classmethod(lambda cls, url, **kw: fakeredis.aioredis.FakeRedis(server=server))
-    )
-    return server
-
-
 def test_redis_limiter_is_shared_by_separate_limiter_instances(requests_mock, shared_redis, monkeypatch):
     from airflow_provider_whatsapp_campaigns._http import limits as _http
 

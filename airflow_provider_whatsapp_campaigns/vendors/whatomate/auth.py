@@ -15,10 +15,6 @@ from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.whatomate")
 
-
-log = logging.getLogger("airflow.providers.whatsapp_campaigns.whatomate")
-
-
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh"
 

@@ -982,3 +982,128 @@ async def test_sync_and_async_share_the_token(fake_insider, airflow_conn):
     await asyncio.to_thread(InsiderOAuthHook("ins_mixed").get_campaign_stats, "1")
     assert len(seen["mints"]) == 1
     assert len(seen["stats"]) == 2
+
+
+# --------------------------------------------------------------------------- tokens shared through Redis
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _redis_values(server) -> list[str]:
+    import fakeredis
+
+    client = fakeredis.FakeRedis(server=server)
+    return [str(client.get(key)) for key in client.keys("whatsapp-campaigns:token:*")]
+
+
+def test_oauth_token_minted_by_one_process_is_used_by_the_others(airflow_conn, requests_mock, shared_redis):
+    """Three worker processes of one connection, one mint; Redis holds the token only sealed."""
+    from tests.hostile import leaked
+
+    token = "minted-access-token-0001"
+    mints = requests_mock.post(f"{GW}/auth/token", json={"access_token": token, "expires_in": 3600})
+    requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
+    for _ in range(3):
+        clear_process_state()  # the next worker process: nothing cached in memory
+        oauth_hook(airflow_conn, redis_url=REDIS).get_campaign_stats("1")
+    assert mints.call_count == 1
+    stats_calls = [r for r in requests_mock.request_history if r.path.endswith("/campaign")]
+    assert [r.headers["Authorization"] for r in stats_calls] == [f"Bearer {token}"] * 3
+    stored = _redis_values(shared_redis)
+    assert len(stored) == 1
+    assert leaked(stored, [token, SECRET]) == []
+
+
+def test_a_shared_token_is_useless_to_another_secret(airflow_conn, requests_mock, shared_redis):
+    tokens: list[str] = []
+    requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
+    requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
+    oauth_hook(airflow_conn, redis_url=REDIS).get_campaign_stats("1")
+    clear_process_state()
+    hook = oauth_hook(airflow_conn, redis_url=REDIS)
+    share = hook.core.auth._share(hook.core)
+    share.secret = "another-secret"  # same Redis entry, opened with a key derived from another secret
+    import fakeredis
+
+    assert share.open(fakeredis.FakeRedis(server=shared_redis).get(share.name)) is None
+    hook.get_campaign_stats("1")
+    assert tokens == ["tok-1", "tok-2"]
+
+
+def test_a_token_reminted_after_401_reaches_the_other_processes(airflow_conn, requests_mock, shared_redis):
+    tokens: list[str] = []
+    requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
+    requests_mock.post(
+        f"{GW}/api/wa/v2/statistics/campaign",
+        [{"status_code": 401, "json": {"message": "token expired"}}, {"json": FLAT}, {"json": FLAT}, {"json": FLAT}],
+    )
+    first = oauth_hook(airflow_conn, redis_url=REDIS)
+    first.get_campaign_stats("1")  # mint tok-1, 401, re-mint tok-2
+    first.get_campaign_stats("1")  # publishes tok-2 before it is sent
+    clear_process_state()
+    oauth_hook(airflow_conn, redis_url=REDIS).get_campaign_stats("1")
+    assert tokens == ["tok-1", "tok-2"]
+    assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-2"
+
+
+def test_redis_away_each_process_mints_its_own_with_one_warning(airflow_conn, requests_mock, shared_redis, caplog):
+    from airflow_provider_whatsapp_campaigns._http import token_share
+
+    tokens: list[str] = []
+    requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
+    requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
+    shared_redis.connected = False
+    with caplog.at_level("WARNING", logger=token_share.__name__):
+        hook = oauth_hook(airflow_conn, redis_url=REDIS)
+        hook.get_campaign_stats("1")
+        hook.core.auth.tokens.forget(None)  # as after a 401: a second mint, still no error
+        hook.get_campaign_stats("1")
+    assert tokens == ["tok-1", "tok-2"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == token_share.__name__]
+    assert len(warnings) == 1 and "unreachable" in warnings[0] and "127.0.0.1" not in warnings[0]
+
+
+def test_a_process_waits_for_the_one_minting_and_uses_its_token(airflow_conn, requests_mock, shared_redis):
+    """While another process holds the mint lock, this one waits for its token instead of minting too."""
+    import threading
+
+    import fakeredis
+
+    from airflow_provider_whatsapp_campaigns._http.token_share import Sealed
+
+    tokens: list[str] = []
+    requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
+    requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
+    hook = oauth_hook(airflow_conn, redis_url=REDIS)
+    share = hook.core.auth._share(hook.core)
+    other = fakeredis.FakeRedis(server=shared_redis)
+    holding = threading.Event()
+
+    def other_process_mints() -> None:
+        lock = other.lock(share.lock_name, timeout=30)
+        assert lock.acquire()
+        holding.set()
+        time.sleep(0.3)  # minting; whether this process asks during or after, it must not mint
+        other.set(share.name, share.seal(Sealed("tok-other", None, None, time.time() + 3600)), px=3_600_000)
+        lock.release()
+
+    minting = threading.Thread(target=other_process_mints)
+    minting.start()
+    assert holding.wait(30)
+    hook.get_campaign_stats("1")
+    minting.join()
+    assert tokens == []
+    assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-other"
+
+
+async def test_async_processes_share_one_mint_through_redis(fake_insider, airflow_conn, shared_redis):
+    url, seen = fake_insider
+    airflow_conn(
+        "ins_async_shared", "insider_whatsapp_oauth", host=url, login="demo-client", password=SECRET,
+        extra={"rate_limit": 0, "redis_url": REDIS},
+    )
+    for _ in range(3):
+        clear_process_state()  # another triggerer
+        await InsiderOAuthHook("ins_async_shared").aget_campaign_stats("1")
+    assert len(seen["mints"]) == 1
+    assert {h["Authorization"] for h, _ in seen["stats"]} == {"Bearer atok-1"}

@@ -489,3 +489,29 @@ def test_campaign_url_and_supported_verbs(hook):
     assert (
         WhatomateJwtHook.conn_type == "whatomate_jwt" and WhatomateJwtHook.default_conn_name == "whatomate_jwt_default"
     )
+
+
+def test_jwt_one_login_for_every_process_sharing_redis(airflow_conn, requests_mock, shared_redis):
+    """With ``redis_url`` the workers share one login: access and refresh token (cookie or body) alike."""
+    from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
+
+    airflow_conn(
+        "whm_shared_jwt", "whatomate_jwt", host=BASE, login="demo@example.com", password="demo-password",
+        extra={"rate_limit": 0, "max_retries": 0, "redis_url": "redis://127.0.0.1:6379/0"},
+    )
+    login = requests_mock.post(
+        f"{API}/auth/login",
+        json={"status": "success", "data": {"user": {}}},
+        cookies={"whm_access_token": "cookie-acc", "whm_refresh_token": "cookie-ref"},
+    )
+    expired = {"status_code": 401, "json": {"status": "error", "message": "Invalid or expired token"}}
+    requests_mock.get(f"{API}/campaigns/{CID}", [ok(campaign()), ok(campaign()), expired, ok(campaign())])
+    refresh = requests_mock.post(
+        f"{API}/auth/refresh", json={"status": "success", "data": {}}, cookies={"whm_access_token": "cookie-acc-2"}
+    )
+    for _ in range(3):
+        clear_process_state()  # the next worker process
+        WhatomateJwtHook("whm_shared_jwt").get_campaign(CID)
+    assert login.call_count == 1
+    assert refresh.call_count == 1
+    assert refresh.last_request.headers["Cookie"] == "whm_refresh_token=cookie-ref"  # the shared refresh token
