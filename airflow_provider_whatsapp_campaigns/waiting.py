@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -127,6 +128,16 @@ def verdict_event(campaign_id: str, rule: CompletionRule, stats: CampaignStats) 
     return None
 
 
+def poll_phase(campaign_id: str, poll_interval: float) -> float:
+    """Seconds before a deferred wait's first poll: a share of the interval fixed by the campaign id.
+
+    Waits deferred together (10,000 after a triggerer restart) then poll spread evenly over the
+    interval instead of all in the same instant, and so does every later round. The operator or
+    sensor looked at the campaign just before deferring, so the delay costs no news.
+    """
+    return poll_interval * zlib.crc32(campaign_id.encode("utf-8")) / 2**32
+
+
 def wait_flow(
     campaign_id: str,
     rule: CompletionRule,
@@ -136,11 +147,13 @@ def wait_flow(
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     now: Callable[[], float] = time.time,
     polled: CampaignStats | None = None,
+    first_poll_after: float = 0.0,
     log: Any = log,
 ) -> Flow[dict[str, Any]]:
     """Poll until a verdict or the absolute ``end_time`` (wall clock, P9: survives a restart).
 
     ``polled``: stats the caller already judged as still waiting (the wait then sleeps first).
+    ``first_poll_after``: seconds to sleep before the first poll (:func:`poll_phase`; never past the deadline).
     ``log``: the caller's logger (the trigger's own, so the polls land in the task's trigger log; any
     object with ``info``/``warning``, as Airflow's structlog loggers are).
     Transient errors (rate limits, outages) spend a budget of consecutive failures that a
@@ -151,6 +164,8 @@ def wait_flow(
     last = polled
     poll = polled is None
     logged_status = polled.vendor_status if polled is not None else None
+    if poll and first_poll_after > 0 and (left := end_time - now()) > 0:
+        yield Sleep(min(first_poll_after, left))
     while True:
         if poll:
             try:

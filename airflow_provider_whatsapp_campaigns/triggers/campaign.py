@@ -19,6 +19,7 @@ from airflow_provider_whatsapp_campaigns.waiting import (
     POLL,
     CompletionRule,
     error_event,
+    poll_phase,
     wait_flow,
 )
 
@@ -132,6 +133,7 @@ class WhatsAppCampaignTrigger(BaseTrigger):
             poll_interval=self.poll_interval,
             max_consecutive_failures=self.max_consecutive_failures,
             now=_now,
+            first_poll_after=poll_phase(self.campaign_id, self.poll_interval),
             log=self.log,
         )
         return await adrive(flow, step)  # type: ignore[no-any-return]

@@ -33,7 +33,13 @@ async def collect(trigger: WhatsAppCampaignTrigger) -> list[dict]:
 
 
 @pytest.fixture
-def no_sleep(monkeypatch):
+def first_poll_at_once(monkeypatch):
+    """The loop's tests count polls from t=0; the spread of first polls has its own tests below."""
+    monkeypatch.setattr("airflow_provider_whatsapp_campaigns.triggers.campaign.poll_phase", lambda cid, interval: 0.0)
+
+
+@pytest.fixture
+def no_sleep(monkeypatch, first_poll_at_once):
     sleeps: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
@@ -327,7 +333,7 @@ def test_start_operator_waits_in_worker(sandbox, sandbox_conns, monkeypatch):
 
 
 async def test_thousand_waiting_triggers_share_one_session_and_poll_once_per_interval(
-    sandbox, sandbox_conns, airflow_conn
+    sandbox, sandbox_conns, airflow_conn, first_poll_at_once
 ):
     """1,000 deferred waits in one triggerer: one aiohttp session, exactly one request per poll."""
     import json
