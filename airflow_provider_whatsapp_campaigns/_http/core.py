@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # requests and aiohttp are imported by the first request of t
     import requests
 
 log = logging.getLogger("airflow.providers.whatsapp_campaigns.http")
+_RESULT_ENCODER = msgspec.json.Encoder()
 
 class RequestCore:
     """Sends calls for one connection: the only place that touches the network."""
@@ -96,27 +98,36 @@ class RequestCore:
         """Text for a message or a log line: every form of every secret and every phone number masked."""
         return mask_phones_in_text(self._scrubber(text))
 
-    def holds_secret(self, text: str) -> bool:
-        """True when ``text`` contains any form of any registered secret."""
-        return self._scrubber.found(text)
+    def may_hide_secret(self, encoded: str) -> bool:
+        """True when JSON text holds a secret form or an escape that could hide one (then scrub value by value)."""
+        return "\\" in encoded or self._scrubber.found(encoded)
 
     def scrub_result(self, value: Any) -> Any:
         """A verb's result with every form of every secret removed from its strings.
 
         Phone numbers stay (contact exports need them); vendor text such as a campaign name or a
-        status word that echoes a credential does not reach XCom.
+        status word that echoes a credential does not reach XCom. One search over the result
+        encoded in C decides (every poll of every wait passes here): only a result that holds a
+        secret form, an escape that could hide one, or a value the encoder cannot write is walked.
         """
+        try:
+            text = _RESULT_ENCODER.encode(value).decode("utf-8")
+        except (TypeError, ValueError, OverflowError):
+            return self._scrubbed(value)
+        return self._scrubbed(value) if self.may_hide_secret(text) else value
+
+    def _scrubbed(self, value: Any) -> Any:
         if isinstance(value, enum.Enum):
             return value
         if isinstance(value, str):
             return self._scrubber(value)
         if isinstance(value, Mapping):
-            return {self.scrub_result(k): self.scrub_result(v) for k, v in value.items()}
+            return {self._scrubbed(k): self._scrubbed(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            items = [self.scrub_result(v) for v in value]
+            items = [self._scrubbed(v) for v in value]
             return items if isinstance(value, list) else tuple(items)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes = {f.name: self.scrub_result(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+            changes = {f.name: self._scrubbed(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
             return dataclasses.replace(value, **changes)
         return value
 

@@ -83,8 +83,7 @@ def scrubbed_page(core: RequestCore, page: list[ContactRow]) -> list[ContactRow]
     escape that could hide one) is scrubbed row by row — per-row scrubbing of a million-row export
     would cost seconds for nothing.
     """
-    text = _PAGE_ENCODER.encode(page).decode("utf-8", errors="replace")
-    if "\\" not in text and not core.holds_secret(text):
+    if not core.may_hide_secret(_PAGE_ENCODER.encode(page).decode("utf-8", errors="replace")):
         return page
     return [ContactRow(*core.scrub_result(list(msgspec.structs.astuple(row)))) for row in page]
 

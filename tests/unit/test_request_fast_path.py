@@ -52,3 +52,23 @@ def test_proxies_from_the_environment_still_apply(airflow_conn, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "server.example")
     airflow_conn("wpl_direct", "waplify", host="https://server.example", password="wapl_demo_key")
     assert "https" not in get_hook("wpl_direct").core.session.proxies, "NO_PROXY is honoured"
+
+
+def test_a_clean_result_is_not_walked_but_one_echoing_a_secret_is_scrubbed(airflow_conn):
+    from airflow_provider_whatsapp_campaigns.stats import CampaignStats
+
+    secret = 'wapl_"quoted"_key'  # its JSON form carries escapes
+    airflow_conn("wpl_scrub", "waplify", host="https://server.example", password=secret)
+    core = get_hook("wpl_scrub").core
+    clean = CampaignStats(provider="waplify", campaign_id="7", name="spring", details={"n": [1, 2]})
+    with mock.patch.object(core_module.RequestCore, "_scrubbed", side_effect=AssertionError("walked")):
+        assert core.scrub_result(clean) is clean, "one search over the encoded result, no walk"
+    for echoed in (
+        CampaignStats(provider="waplify", campaign_id="7", name=f"x {secret} y"),
+        CampaignStats(provider="waplify", campaign_id="7", details={"echo": {f"k{secret}": 1}}),
+        CampaignStats(provider="waplify", campaign_id="7", details={"echo": "wapl_%22quoted%22_key"}),
+    ):
+        scrubbed = core.scrub_result(echoed)
+        assert "quoted" not in repr(scrubbed), scrubbed
+    unencodable = {"value": object(), "text": secret}
+    assert core.scrub_result(unencodable)["text"] == "***"
