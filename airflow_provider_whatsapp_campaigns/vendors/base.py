@@ -8,7 +8,6 @@ sync methods and their async twins below run those flows through the one request
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -129,11 +128,13 @@ class WhatsAppCampaignHook(BaseHook):
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
-        self._stopped = threading.Event()
+        # A flag, not a threading.Event: on_kill's thread only sets it, and a triggerer holds a
+        # hook per wait (an Event is a lock and a condition, ~1 KB each).
+        self._stopped = False
 
     def stop(self) -> None:
         """Send no further request (an operator's ``on_kill``: Airflow 3 only calls it, the task goes on)."""
-        self._stopped.set()
+        self._stopped = True
 
     # ------------------------------------------------------------------ connection and core
 
@@ -216,7 +217,7 @@ class WhatsAppCampaignHook(BaseHook):
     # ------------------------------------------------------------------ running flows
 
     def _send(self, call: Call) -> Response:
-        if self._stopped.is_set():
+        if self._stopped:
             where = call.path.split("?")[0]
             raise Interrupted(f"the task was killed: {self.vendor} {call.method} {where} was not sent", vendor=self.vendor)
         return self.core.request(call)
