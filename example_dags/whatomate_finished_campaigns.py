@@ -3,8 +3,9 @@
 An ``AssetWatcher`` runs ``WhatsAppFinishedCampaignsTrigger`` in the triggerer: it lists the
 account's campaigns every ``poll_interval`` and emits one asset event per campaign that reached
 ``completed``, ``failed`` or ``cancelled`` since the watcher first ran (each exactly once, also across
-triggerer restarts). Every event queues a run of ``whatomate_finished_campaign_report``, which reads
-the campaign id and the normalized stats from ``triggering_asset_events``.
+triggerer restarts). The events queue runs of ``whatomate_finished_campaign_report`` (events that
+arrive together may share one run), which reads each campaign's id and normalized stats from
+``triggering_asset_events``.
 
 Try it against the sandbox (``make demo-ui`` runs a scheduler and a triggerer): start a Whatomate
 campaign; when it finishes, a report run appears. On Airflow 2.11 the asset has no watcher
@@ -48,7 +49,7 @@ else:
 
 with DAG(
     dag_id="whatomate_finished_campaign_report",
-    description="Runs once per Whatomate campaign that reaches a final state",
+    description="Reports the Whatomate campaigns that reached a final state",
     start_date=datetime(2025, 1, 1),
     schedule=[FINISHED_CAMPAIGNS],
     catchup=False,

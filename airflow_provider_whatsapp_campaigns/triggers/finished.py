@@ -1,7 +1,8 @@
 """Event-driven scheduling (Airflow 3): one asset event per campaign of an account that reaches a final state.
 
-Use it in an ``AssetWatcher``; a DAG scheduled on the asset then starts once per finished campaign
-and reads the campaign's id and normalized stats from ``triggering_asset_events``.
+Use it in an ``AssetWatcher``; a DAG scheduled on the asset then starts when campaigns finish (events
+that arrive together may share one run) and reads each campaign's id and normalized stats from
+``triggering_asset_events``.
 
 Exactly once across triggerer restarts: Airflow re-creates an event trigger from its serialized
 kwargs, which never change, so the ids already reported live in the watched asset's **state store**
