@@ -3,14 +3,13 @@ fixed by the campaign id, so 10,000 waits spread their requests over the interva
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import pytest
 
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from airflow_provider_whatsapp_campaigns.waiting import POLL, CompletionRule, Sleep, poll_phase, wait_flow
+from tests.scripted import ScriptedStatusHook
 
 
 def test_phases_are_deterministic_and_fill_the_interval_evenly():
@@ -34,27 +33,12 @@ def test_the_flow_sleeps_its_phase_first_and_never_past_the_deadline():
     assert next(past) is POLL, "a deadline already past polls at once (then reports the timeout)"
 
 
-class _Hook:
-    vendor = "x"
-
-    def __init__(self, statuses: list[str]) -> None:
-        self.statuses = statuses
-
-    @contextlib.asynccontextmanager
-    async def async_session(self):
-        yield self
-
-    async def aget_campaign_stats(self, campaign_id: str, **options) -> CampaignStats:
-        word = self.statuses.pop(0)
-        return CampaignStats(provider="x", campaign_id=campaign_id, status=CampaignStatus(word), vendor_status=word)
-
-
 @pytest.mark.parametrize("cid", ["1", "0f8fad5b-d9cb-469f-a165-70867728950e", "campaign-42"])
 async def test_a_trigger_first_sleeps_its_phase_then_the_interval(monkeypatch, cid):
-    hook = _Hook(["running", "running", "completed"])
+    hook = ScriptedStatusHook(["running", "running", "completed"])
     sleeps: list[float] = []
 
-    async def fake_aget_hook(conn_id: str) -> _Hook:
+    async def fake_aget_hook(conn_id: str) -> ScriptedStatusHook:
         return hook
 
     async def record(seconds: float) -> None:

@@ -3,33 +3,17 @@ waits would otherwise write 10,000 lines per round."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
-from airflow_provider_whatsapp_campaigns.stats import CampaignStats, CampaignStatus
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
-
-
-class _Hook:
-    vendor = "x"  # every hook names its vendor (the trigger tags its metrics with it)
-
-    def __init__(self, statuses: list[str]) -> None:
-        self.statuses = statuses
-
-    @contextlib.asynccontextmanager
-    async def async_session(self):
-        yield self
-
-    async def aget_campaign_stats(self, campaign_id: str, **options) -> CampaignStats:
-        word = self.statuses.pop(0)
-        return CampaignStats(provider="x", campaign_id=campaign_id, status=CampaignStatus(word), vendor_status=word)
+from tests.scripted import ScriptedStatusHook
 
 
 async def test_one_info_line_per_status_not_per_poll(monkeypatch):
-    hook = _Hook(["queued", "running", "running", "running", "running", "completed"])
+    hook = ScriptedStatusHook(["queued", "running", "running", "running", "running", "completed"])
 
-    async def fake_aget_hook(conn_id: str) -> _Hook:
+    async def fake_aget_hook(conn_id: str) -> ScriptedStatusHook:
         return hook
 
     async def no_sleep(seconds: float) -> None:
