@@ -86,6 +86,9 @@ _RECIPIENTS_DECODER = msgspec.json.Decoder(_RecipientsBody)
 #: recipient at once: it is parsed as it streams in (ijson), so memory stays flat in its size.
 IN_MEMORY_BODY = 16 * 2**20
 STREAMED_PAGE = 1_000
+#: The body is read in chunks of at most this: a buffered stream asked for IN_MEMORY_BODY bytes at
+#: once allocates all of them for every 300 KB page (half of a page's read time, measured).
+READ_CHUNK = 2**20
 
 
 def read_recipients_body(stream: IO[bytes]) -> Any:
@@ -94,7 +97,7 @@ def read_recipients_body(stream: IO[bytes]) -> Any:
     chunks: list[bytes] = []
     size = 0
     while size < IN_MEMORY_BODY:
-        chunk = stream.read(IN_MEMORY_BODY - size)
+        chunk = stream.read(min(IN_MEMORY_BODY - size, READ_CHUNK))
         if not chunk:
             content = b"".join(chunks)
             return _decode_page(content) or decode_body(content)
