@@ -66,7 +66,7 @@ class Scrubber:
             return set()
         self._secrets.append(secret)
         new = secret_forms(secret) - self._forms
-        self._forms |= new
+        self._forms = self._forms | new  # a new set: a thread in ``found`` keeps iterating the old one
         self._pattern = re.compile("|".join(map(re.escape, sorted(self._forms, key=len, reverse=True))))
         return new
 

@@ -42,3 +42,16 @@ def test_a_page_is_passed_through_unless_a_value_holds_a_secret_form(airflow_con
         assert scrubbed is not echoed, form
         assert scrubbed[500].error == "echo *** end", form
         assert scrubbed[:500] == page[:500] and scrubbed[501:] == page[500:], "other rows are unchanged"
+
+
+def test_a_secret_registered_while_a_text_is_checked_does_not_break_the_check() -> None:
+    """A token minted on another thread (``add``) while this one runs ``found`` must not raise."""
+    scrubber = Scrubber()
+    scrubber.add("first-secret-value")
+
+    class TextWhileAnotherThreadMints(str):
+        def __contains__(self, form: object) -> bool:
+            scrubber.add(f"minted-token-{len(scrubber._forms)}")
+            return False
+
+    assert scrubber.found(TextWhileAnotherThreadMints("a page")) is False
