@@ -7,12 +7,15 @@ with an environment of their own, and read results back through a small Python s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,24 @@ def airflow_env(home: Path, sandbox: SandboxServer | None = None, **extra: str) 
         env.update(sandbox.airflow_connections())
     env.update(extra)
     return env
+
+
+def stop_process_groups(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each Airflow component's process group, wait up to 20 s, then SIGKILL what is left of it
+    (task runners, workers and other children of the group)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
 
 
 def run_airflow(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

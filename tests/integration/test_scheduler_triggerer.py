@@ -8,9 +8,6 @@ process group and the whole group is stopped at the end, also when the test fail
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -20,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import AIRFLOW, ROOT, airflow_env, read_run, run_airflow, xcom
+from tests.integration.conftest import AIRFLOW, ROOT, airflow_env, read_run, run_airflow, stop_process_groups, xcom
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -58,18 +55,7 @@ class Stack:
                 raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log(name)[-4000:]}")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group (task runners, workers)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
+        stop_process_groups(self.procs.values())
 
 
 @pytest.fixture

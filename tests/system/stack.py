@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from tests.integration.conftest import AIRFLOW, ROOT
+from tests.integration.conftest import AIRFLOW, ROOT, stop_process_groups
 
 #: name -> airflow sub-command; two of each of the components the issue scales out.
 COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -94,18 +94,7 @@ class Stack:
         return found
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
+        stop_process_groups(self.procs.values())
 
 
 def wait_for(what: str, check: Callable[[], Any], stack: Stack, timeout: float, every: float = 1.0,
