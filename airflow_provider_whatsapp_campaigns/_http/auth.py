@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_whatsapp_campaigns import metrics
+from airflow_provider_whatsapp_campaigns._http import redis_clients
 from airflow_provider_whatsapp_campaigns._http.flow import Flow, adrive, drive
 from airflow_provider_whatsapp_campaigns._http.state import STATE
 from airflow_provider_whatsapp_campaigns._http.token_share import (
@@ -18,7 +19,6 @@ from airflow_provider_whatsapp_campaigns._http.token_share import (
     MINT_WAIT_SECONDS,
     TokenShare,
     monotonic_deadline,
-    redis_error,
     sealed_from,
 )
 from airflow_provider_whatsapp_campaigns.exceptions import AuthenticationError
@@ -117,17 +117,17 @@ class MintedAuth(Auth):
         tokens.expires_at, tokens.shared = monotonic_deadline(found), found.access
         return tokens.usable() is not None
 
-    def _sealed(self, share: TokenShare) -> tuple[bytes, int]:
+    def _sealed(self, share: TokenShare) -> tuple[str, bytes, int]:
+        """This process's tokens as Redis stores them: ``(access, sealed value, TTL in ms)``."""
         tokens = self.tokens
         assert tokens.access is not None
         found = sealed_from(tokens.access, tokens.refresh, tokens.refresh_cookie, tokens.expires_at)
-        tokens.shared = tokens.access
-        return share.seal(found), share.ttl_ms(found)
+        return tokens.access, share.seal(found), share.ttl_ms(found)
 
-    def _unshared(self, share: TokenShare | None) -> bool:
-        """True when this process holds a token (minted after a 401) that Redis does not have yet."""
+    def _settled(self, core: RequestCore) -> bool:
+        """A usable token that no other process needs to hear about (the check before every request)."""
         tokens = self.tokens
-        return share is not None and tokens.access is not None and tokens.shared != tokens.access
+        return tokens.usable() is not None and (not core.config.redis_url or tokens.shared == tokens.access)
 
     def _mint(self, core: RequestCore) -> None:
         drive(self.obtain(core), core.request)
@@ -138,26 +138,29 @@ class MintedAuth(Auth):
         metrics.incr(f"token_mints.{core.vendor}", vendor=core.vendor)
 
     def prepare(self, core: RequestCore) -> None:
-        share = self._share(core)
-        if self.ready() and not self._unshared(share):
+        if self._settled(core):
             return
         with STATE.setdefault("mint-lock", self.key, threading.Lock):
+            if self._settled(core):  # another thread did it while this one waited
+                return
+            share = self._share(core)
             if share is None:
-                if not self.ready():
-                    self._mint(core)
+                self._mint(core)
                 return
             try:
                 self._prepare_shared(core, share)
-            except redis_error() as exc:
+            except redis_clients.redis_error() as exc:
                 share.unreachable(exc)
                 if not self.ready():
                     self._mint(core)
+                self.tokens.shared = self.tokens.access  # not retried on every request: on the next mint
 
     def _prepare_shared(self, core: RequestCore, share: TokenShare) -> None:
-        client = share.client()
+        client = redis_clients.client(share.redis_url)
         if self.ready():  # minted here after a 401: tell the others
-            value, ttl_ms = self._sealed(share)
+            access, value, ttl_ms = self._sealed(share)
             client.set(share.name, value, px=ttl_ms)
+            self.tokens.shared = access
             return
         if self._adopt(core, client.get(share.name), share):
             return
@@ -167,33 +170,37 @@ class MintedAuth(Auth):
             if held and self._adopt(core, client.get(share.name), share):
                 return  # minted by the process that held the lock
             self._mint(core)
-            value, ttl_ms = self._sealed(share)
+            access, value, ttl_ms = self._sealed(share)
             client.set(share.name, value, px=ttl_ms)
+            self.tokens.shared = access
         finally:
             if held:
                 lock.release()
 
     async def aprepare(self, core: RequestCore) -> None:
-        share = self._share(core)
-        if self.ready() and not self._unshared(share):
+        if self._settled(core):
             return
         async with STATE.setdefault("mint-lock", self.key, asyncio.Lock, per_loop=True):
+            if self._settled(core):
+                return
+            share = self._share(core)
             if share is None:
-                if not self.ready():
-                    await self._amint(core)
+                await self._amint(core)
                 return
             try:
                 await self._aprepare_shared(core, share)
-            except redis_error() as exc:
+            except redis_clients.redis_error() as exc:
                 share.unreachable(exc)
                 if not self.ready():
                     await self._amint(core)
+                self.tokens.shared = self.tokens.access
 
     async def _aprepare_shared(self, core: RequestCore, share: TokenShare) -> None:
-        client = share.aclient()
+        client = redis_clients.aclient(share.redis_url)
         if self.ready():
-            value, ttl_ms = self._sealed(share)
+            access, value, ttl_ms = self._sealed(share)
             await client.set(share.name, value, px=ttl_ms)
+            self.tokens.shared = access
             return
         if self._adopt(core, await client.get(share.name), share):
             return
@@ -203,8 +210,9 @@ class MintedAuth(Auth):
             if held and self._adopt(core, await client.get(share.name), share):
                 return
             await self._amint(core)
-            value, ttl_ms = self._sealed(share)
+            access, value, ttl_ms = self._sealed(share)
             await client.set(share.name, value, px=ttl_ms)
+            self.tokens.shared = access
         finally:
             if held:
                 await lock.release()

@@ -12,6 +12,7 @@ import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_whatsapp_campaigns._http import redis_clients
 from airflow_provider_whatsapp_campaigns._http.state import STATE
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 #: While Redis is unreachable, how often (seconds) a process tries the shared budget again.
 REDIS_RETRY_SECONDS = 5.0
-#: Seconds a Redis call may take: a Redis that hangs must not hold requests much longer than one that refuses.
-REDIS_TIMEOUT_SECONDS = 2.0
 
 
 def _rates(rps: float) -> list[Rate]:
@@ -94,12 +93,6 @@ def _self_trimming_factory() -> Any:
 def _monotonic() -> float:
     """Its own name so tests can move time without touching the ``time`` module."""
     return time.monotonic()
-
-
-def _redis_error() -> type[Exception]:
-    from redis.exceptions import RedisError
-
-    return RedisError
 
 
 def _now_ms() -> int:
@@ -222,9 +215,8 @@ class Budget:
     def _use_shared(self) -> bool:
         return bool(self.config.redis_url) and (not self.degraded or _monotonic() >= self.retry_at)
 
-    def _redis_args(self) -> tuple[list[Rate], str, dict[str, Any]]:
-        timeouts = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
-        return _rates(self.config.rate_limit or 1), _bucket_name(self.config), timeouts
+    def _bucket_args(self) -> tuple[list[Rate], str]:
+        return _rates(self.config.rate_limit or 1), _bucket_name(self.config)
 
     def _fell_back(self, exc: Exception) -> None:
         self.shared = None
@@ -250,13 +242,11 @@ class Budget:
         if self._use_shared():
             try:
                 if self.shared is None:
-                    import redis
-
-                    rates, key, timeouts = self._redis_args()
-                    client = redis.Redis.from_url(str(self.config.redis_url), **timeouts)
-                    self.shared = _limiter(_redis_bucket().init(rates, client, key))
+                    rates, key = self._bucket_args()
+                    bucket = _redis_bucket().init(rates, redis_clients.client(str(self.config.redis_url)), key)
+                    self.shared = _limiter(bucket)
                 self.shared.try_acquire(name)
-            except _redis_error() as exc:
+            except redis_clients.redis_error() as exc:
                 self._fell_back(exc)
             else:
                 self._back()
@@ -268,13 +258,11 @@ class Budget:
         if self._use_shared():
             try:
                 if self.shared is None:
-                    from redis import asyncio as aioredis
-
-                    rates, key, timeouts = self._redis_args()
-                    client = aioredis.Redis.from_url(str(self.config.redis_url), **timeouts)
-                    self.shared = _limiter(await _redis_bucket().init(rates, client, key))
+                    rates, key = self._bucket_args()
+                    bucket = await _redis_bucket().init(rates, redis_clients.aclient(str(self.config.redis_url)), key)
+                    self.shared = _limiter(bucket)
                 await self.shared.try_acquire_async(name)
-            except _redis_error() as exc:
+            except redis_clients.redis_error() as exc:
                 self._fell_back(exc)
             else:
                 self._back()

@@ -30,8 +30,6 @@ MINT_LOCK_SECONDS = 30.0
 MINT_WAIT_SECONDS = 15.0
 #: How long a shared token whose lifetime nobody stated is kept in Redis (a 401 renews it anyway).
 UNSTATED_LIFETIME_SECONDS = 900.0
-#: Redis calls that take longer than this count as Redis being away (a hung Redis must not hold a mint).
-REDIS_TIMEOUT_SECONDS = 2.0
 _PREFIX = "whatsapp-campaigns:token:"
 
 
@@ -90,27 +88,6 @@ class TokenShare:
         left = UNSTATED_LIFETIME_SECONDS if tokens.expires_at_wall is None else tokens.expires_at_wall - time.time()
         return max(1, int(left * 1000))
 
-    # ---- clients (one per process, one per event loop, in the process state)
-    def client(self) -> Any:
-        import redis
-
-        def make() -> Any:
-            return redis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
-            )
-
-        return STATE.setdefault("token-share-client", self.redis_url, make)
-
-    def aclient(self) -> Any:
-        from redis import asyncio as aioredis
-
-        def make() -> Any:
-            return aioredis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
-            )
-
-        return STATE.setdefault("token-share-client", self.redis_url, make, per_loop=True)
-
     def unreachable(self, exc: Exception) -> None:
         if STATE.first_time("token-share-unreachable", self.conn_id):
             log.warning(
@@ -132,8 +109,3 @@ def monotonic_deadline(tokens: Sealed) -> float:
         return math.inf
     return time.monotonic() + (tokens.expires_at_wall - time.time())
 
-
-def redis_error() -> type[Exception]:
-    from redis.exceptions import RedisError
-
-    return RedisError

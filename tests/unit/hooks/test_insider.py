@@ -1046,16 +1046,24 @@ def test_a_token_reminted_after_401_reaches_the_other_processes(airflow_conn, re
     assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-2"
 
 
-def test_redis_away_each_process_mints_its_own_with_one_warning(airflow_conn, requests_mock, shared_redis, caplog):
-    from airflow_provider_whatsapp_campaigns._http import token_share
+def test_redis_away_each_process_mints_its_own_with_one_warning(
+    airflow_conn, requests_mock, shared_redis, caplog, monkeypatch
+):
+    from airflow_provider_whatsapp_campaigns._http import redis_clients, token_share
 
     tokens: list[str] = []
     requests_mock.post(f"{GW}/auth/token", json=_mint_reply(tokens))
     requests_mock.post(f"{GW}/api/wa/v2/statistics/campaign", json=FLAT)
     shared_redis.connected = False
+    redis_calls: list[str] = []
+    client = redis_clients.client
+    monkeypatch.setattr(redis_clients, "client", lambda url: redis_calls.append(url) or client(url))
     with caplog.at_level("WARNING", logger=token_share.__name__):
         hook = oauth_hook(airflow_conn, redis_url=REDIS)
         hook.get_campaign_stats("1")
+        hook.get_campaign_stats("1")
+        hook.get_campaign_stats("1")
+        assert len(redis_calls) == 1, "while Redis is away, requests must not wait on it one by one"
         hook.core.auth.tokens.forget(None)  # as after a 401: a second mint, still no error
         hook.get_campaign_stats("1")
     assert tokens == ["tok-1", "tok-2"]
