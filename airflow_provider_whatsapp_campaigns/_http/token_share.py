@@ -44,7 +44,7 @@ class Sealed:
 
 
 class TokenShare:
-    """The Redis entry of one account's tokens: ``load`` / ``save``, and a lock to mint under."""
+    """Where one account's tokens live in Redis (entry and mint lock names) and how they are sealed there."""
 
     def __init__(self, redis_url: str, key: Hashable, secret: str, conn_id: str) -> None:
         self.redis_url, self.conn_id = redis_url, conn_id
