@@ -98,27 +98,27 @@ class RequestCore:
         """Text for a message or a log line: every form of every secret and every phone number masked."""
         return mask_phones_in_text(self._scrubber(text))
 
-    def may_hide_secret(self, encoded: str) -> bool:
-        """True when JSON text holds a secret form or an escape that could hide one (then scrub value by value)."""
-        return "\\" in encoded or self._scrubber.found(encoded)
-
     def scrub_result(self, value: Any) -> Any:
-        """A verb's result with every form of every secret removed from its strings.
+        """A verb's result (or an export page) with every form of every secret removed from its strings.
 
         Phone numbers stay (contact exports need them); vendor text such as a campaign name or a
         status word that echoes a credential does not reach XCom. One search over the result
-        encoded in C decides (every poll of every wait passes here): only a result that holds a
-        secret form, an escape that could hide one, or a value the encoder cannot write is walked.
+        encoded in C decides (every poll of every wait and every export page passes here): only a
+        result that holds a secret form, an escape that could hide one, or a value the encoder
+        cannot write is walked — walking a million-row export would cost seconds for nothing.
         """
         try:
             text = _RESULT_ENCODER.encode(value).decode("utf-8")
         except (TypeError, ValueError, OverflowError):
             return self._scrubbed(value)
-        return self._scrubbed(value) if self.may_hide_secret(text) else value
+        return self._scrubbed(value) if "\\" in text or self._scrubber.found(text) else value
 
     def _scrubbed(self, value: Any) -> Any:
         if isinstance(value, enum.Enum):
             return value
+        if isinstance(value, msgspec.Struct):
+            fields = {name: self._scrubbed(getattr(value, name)) for name in value.__struct_fields__}
+            return msgspec.structs.replace(value, **fields)
         if isinstance(value, str):
             return self._scrubber(value)
         if isinstance(value, Mapping):

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import msgspec
-
 from airflow_provider_whatsapp_campaigns._http.auth import Auth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap
@@ -70,21 +68,6 @@ async def aread_connection(conn_id: str, hook: BaseHook | None = None) -> Connec
         return await get_async_connection(conn_id, hook=hook)
     except AirflowNotFoundException:
         raise _undefined(conn_id) from None
-
-
-_PAGE_ENCODER = msgspec.json.Encoder()
-
-
-def scrubbed_page(core: RequestCore, page: list[ContactRow]) -> list[ContactRow]:
-    """The page with every form of every secret removed from its values.
-
-    One search over the page encoded in C decides; only a page that holds a secret form (or any
-    escape that could hide one) is scrubbed row by row — per-row scrubbing of a million-row export
-    would cost seconds for nothing.
-    """
-    if not core.may_hide_secret(_PAGE_ENCODER.encode(page).decode("utf-8", errors="replace")):
-        return page
-    return [ContactRow(*core.scrub_result(list(msgspec.structs.astuple(row)))) for row in page]
 
 
 class WhatsAppCampaignHook(BaseHook):
@@ -303,7 +286,7 @@ class WhatsAppCampaignHook(BaseHook):
         core = self.core
         try:
             for page in drive_iter(flow, self._send):
-                yield scrubbed_page(core, page)
+                yield core.scrub_result(page)
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)
             raise
@@ -321,7 +304,7 @@ class WhatsAppCampaignHook(BaseHook):
         pages = adrive_iter(self._contacts_flow(self.check_campaign_id(campaign_id), **options), core.arequest)
         try:
             async for page in pages:
-                for row in scrubbed_page(core, page):
+                for row in core.scrub_result(page):
                     yield row.to_dict()
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_whatsapp_campaigns._http.scrub import Scrubber, secret_forms
-from airflow_provider_whatsapp_campaigns.vendors.base import scrubbed_page
 from airflow_provider_whatsapp_campaigns.vendors.registry import get_hook
 from airflow_provider_whatsapp_campaigns.vendors.spec import ContactRow
 
@@ -33,12 +32,12 @@ def test_a_page_is_passed_through_unless_a_value_holds_a_secret_form(airflow_con
     airflow_conn("whm_scrub", "whatomate", host="https://server.example", password=secret)
     core = get_hook("whm_scrub").core
     page = [ContactRow(recipient_id=str(i), phone=f"+1555000{i:04d}", status="sent") for i in range(1_000)]
-    assert scrubbed_page(core, page) is page, "a clean page is not walked"
+    assert core.scrub_result(page) is page, "a clean page is not walked"
     forms = [form for form in secret_forms(secret) if "\\" not in form]  # escapes take the slow path anyway
     assert len(forms) > 5
     for form in forms:
         echoed = [*page[:500], ContactRow(recipient_id="x", error=f"echo {form} end"), *page[500:]]
-        scrubbed = scrubbed_page(core, echoed)
+        scrubbed = core.scrub_result(echoed)
         assert scrubbed is not echoed, form
         assert scrubbed[500].error == "echo *** end", form
         assert scrubbed[:500] == page[:500] and scrubbed[501:] == page[500:], "other rows are unchanged"
