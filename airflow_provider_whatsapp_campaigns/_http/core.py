@@ -108,10 +108,24 @@ class RequestCore:
         cannot write is walked — walking a million-row export would cost seconds for nothing.
         """
         try:
-            text = _RESULT_ENCODER.encode(value).decode("utf-8")
+            data = _RESULT_ENCODER.encode(value)
         except (TypeError, ValueError, OverflowError):
             return self._scrubbed(value)
-        return self._scrubbed(value) if "\\" in text or self._scrubber.found(text) else value
+        return self._scrubbed(value) if self._may_hold_secret(data) else value
+
+    def scrub_page(self, rows: list[Any]) -> tuple[list[Any], bytes]:
+        """An export page (msgspec structs) and its JSON lines, both free of secrets: the check reads
+        the lines a JSON-lines export writes, so a page is encoded once, not once to check and once
+        to write (a clean page is returned as is, an echoing one is scrubbed and encoded again)."""
+        data = _RESULT_ENCODER.encode_lines(rows)
+        if self._may_hold_secret(data):
+            rows = self._scrubbed(rows)
+            data = _RESULT_ENCODER.encode_lines(rows)
+        return rows, data
+
+    def _may_hold_secret(self, data: bytes) -> bool:
+        """A secret form in the encoded value, or an escape that could hide one."""
+        return b"\\" in data or self._scrubber.found(data)
 
     def _scrubbed(self, value: Any) -> Any:
         if isinstance(value, enum.Enum):

@@ -99,12 +99,11 @@ class WhatsAppExportContactsOperator(CampaignOperatorBase):
             if fmt == "csv":
                 writer = csv.writer(handle)
                 writer.writerow(CONTACT_COLUMNS)
-            encoder = msgspec.json.Encoder()
-            for page in hook.iter_contact_pages(campaign_id, **options):
+            for page, lines in hook.iter_contact_lines(campaign_id, **options):
                 if fmt == "csv":
                     writer.writerows(msgspec.structs.astuple(row) for row in page)
                 else:
-                    handle.write(encoder.encode_lines(page))
+                    handle.write(lines)
                 rows += len(page)
                 if rows >= next_log and page:
                     next_log = (rows // self.log_every + 1) * self.log_every

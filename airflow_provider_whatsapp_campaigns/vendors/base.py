@@ -280,13 +280,19 @@ class WhatsAppCampaignHook(BaseHook):
 
     def iter_contact_pages(self, campaign_id: str, **options: Any) -> Iterator[list[ContactRow]]:
         """Every recipient as :class:`ContactRow` pages, one vendor page at a time (bounded memory)."""
+        for rows, _ in self.iter_contact_lines(campaign_id, **options):
+            yield rows
+
+    def iter_contact_lines(self, campaign_id: str, **options: Any) -> Iterator[tuple[list[ContactRow], bytes]]:
+        """Each page as rows and as JSON lines (one :class:`ContactRow` object a line), both checked
+        for secrets: a JSON-lines export writes the lines as they are."""
         self.require_supported("contacts")
         known_options(options, "contact_options", self.contact_options, self.vendor)
         flow = self._contacts_flow(self.check_campaign_id(campaign_id), **options)
         core = self.core
         try:
             for page in drive_iter(flow, self._send):
-                yield core.scrub_result(page)
+                yield core.scrub_page(page)
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)
             raise
@@ -304,7 +310,8 @@ class WhatsAppCampaignHook(BaseHook):
         pages = adrive_iter(self._contacts_flow(self.check_campaign_id(campaign_id), **options), core.arequest)
         try:
             async for page in pages:
-                for row in core.scrub_result(page):
+                rows, _ = core.scrub_page(page)
+                for row in rows:
                     yield row.to_dict()
         except WhatsAppCampaignError as exc:
             exc.scrubbed(core.scrub)

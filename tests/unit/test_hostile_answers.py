@@ -24,6 +24,7 @@ from airflow_provider_whatsapp_campaigns.exceptions import (
     WhatsAppCampaignError,
 )
 from airflow_provider_whatsapp_campaigns.hooks.base import CampaignSpec, Recipient, get_hook
+from airflow_provider_whatsapp_campaigns.operators.export import WhatsAppExportContactsOperator
 from airflow_provider_whatsapp_campaigns.recipients import load_recipients
 from airflow_provider_whatsapp_campaigns.triggers.campaign import WhatsAppCampaignTrigger
 from tests.hostile import (
@@ -533,3 +534,35 @@ def test_any_unexpected_exception_in_the_trigger_becomes_an_error_event(vendor, 
     logged = caplog.text + "".join(capfd.readouterr())  # the trigger logs through structlog on Airflow 3
     assert "Traceback" in logged, "the traceback is logged"
     assert leaked([json.dumps(event), logged], SECRETS) == []
+
+
+# --------------------------------------------------------------------------- export files
+
+
+@pytest.mark.parametrize("file_name", ["contacts.jsonl", "contacts.csv"])
+def test_an_export_page_echoing_the_secret_is_written_scrubbed(vendor, airflow_conn, tmp_path, file_name):
+    """Recipients pages that echo the API key, one encoding a page: the file holds ``***`` there and
+    every other row as the vendor sent it."""
+    forms = list(dict.fromkeys(encodings(API_KEY)))
+    per_page = 50
+
+    def page(received: Received) -> Reply:
+        number = int(received.path.split("page=")[1].split("&")[0])
+        rows = [{"id": f"r{number}-{i}", "phone_number": f"+1555{number:03d}{i:04d}", "status": "sent"}
+                for i in range(per_page)]
+        rows.insert(number % per_page, {"id": f"e{number}", "status": "failed",
+                                        "error_message": f"seen {forms[number - 1]} end"})
+        data = {"recipients": rows, "total": (per_page + 1) * len(forms), "page": number}
+        return reply(200, {"status": "success", "data": data})
+
+    vendor.answer(page)
+    hook = make_hook(airflow_conn, "whatomate", vendor.url)
+    target = tmp_path / file_name
+    op = WhatsAppExportContactsOperator(
+        task_id="export", conn_id=hook.conn_id, campaign_id=campaign_id_for("whatomate"), path=str(target)
+    )
+    assert op.execute({"ti": mock.MagicMock()})["rows"] == (per_page + 1) * len(forms)
+    text = target.read_text()
+    assert leaked([text], [API_KEY]) == []
+    assert text.count("seen *** end") == len(forms)
+    assert text.count("+1555") == per_page * len(forms), "every other row is written as sent"

@@ -30,7 +30,7 @@ def test_export_killed_mid_way_leaves_no_file_and_reads_no_further_page(sandbox,
         path=str(target),
         contact_options={"per_page": 10},
     )
-    original = op.hook.iter_contact_pages
+    original = op.hook.iter_contact_lines
 
     def pages_then_kill(*args, **kwargs):
         for number, page in enumerate(original(*args, **kwargs), start=1):
@@ -38,7 +38,7 @@ def test_export_killed_mid_way_leaves_no_file_and_reads_no_further_page(sandbox,
                 op.on_kill()
             yield page
 
-    op.hook.iter_contact_pages = pages_then_kill
+    op.hook.iter_contact_lines = pages_then_kill
     with pytest.raises(Interrupted, match="killed"):
         op.execute({"ti": mock.MagicMock()})
     assert not target.exists(), "no export appears as final"
