@@ -280,7 +280,8 @@ class WhatsAppCampaignHook(BaseHook):
 
     def iter_contact_pages(self, campaign_id: str, **options: Any) -> Iterator[list[ContactRow]]:
         """Every recipient as :class:`ContactRow` pages, one vendor page at a time (bounded memory)."""
-        for rows, _ in self.iter_contact_lines(campaign_id, **options):
+        for rows, lines in self.iter_contact_lines(campaign_id, **options):
+            del lines  # not kept while the next page is read (see the export operator)
             yield rows
 
     def iter_contact_lines(self, campaign_id: str, **options: Any) -> Iterator[tuple[list[ContactRow], bytes]]:
