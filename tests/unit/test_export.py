@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import tracemalloc
+import weakref
 from unittest import mock
 
 import pytest
@@ -153,3 +154,29 @@ def test_recipients_from_object_storage_path(tmp_path):
         ("+14155550101", "A", {"code": "x1"}),
         ("+14155550102", None, {}),
     ]
+
+
+@pytest.mark.parametrize("name", ["contacts.jsonl", "contacts.csv"])
+def test_export_lets_go_of_each_page_before_the_next_is_read(sandbox, sandbox_conns, tmp_path, name):
+    """A page still held while the next is read makes every page's buffers fresh memory (page faults
+    cost a third of a large export's CPU): the operator must drop it first."""
+    op, _ = export(tmp_path, name, "demo-campaign", contact_options={"per_page": 10})
+    original = op.hook.iter_contact_lines
+    held: list[int] = []
+
+    class Page(list):  # a list that can be watched with a weak reference
+        pass
+
+    def watched(*args, **kwargs):
+        pages = original(*args, **kwargs)
+        for number, (rows, lines) in enumerate(pages, start=1):
+            page = Page(rows)
+            previous = weakref.ref(page)
+            yield page, lines
+            del page, rows, lines
+            if previous() is not None:
+                held.append(number)
+
+    op.hook.iter_contact_lines = watched
+    assert op.execute(context())["rows"] > 30
+    assert held == []
