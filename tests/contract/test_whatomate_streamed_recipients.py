@@ -3,6 +3,9 @@ while it streams in, in pages of rows, so an export's memory stays flat in the c
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 from unittest import mock
 
 import pytest
@@ -42,3 +45,23 @@ def test_an_answer_that_breaks_off_midway_is_a_typed_error():
 
     with pytest.raises(VendorUnavailable, match="broke off"):
         BodyStream(Broken(), "whatomate", "wa.example").read(10)
+
+
+def test_streamed_batches_are_converted_typed_and_a_batch_with_an_odd_item_tolerantly(sandbox_conns):
+    hook = get_hook("whatomate_default")
+    items: list[object] = [
+        {"id": f"r{i}", "phone_number": f"+1555{i:07d}", "recipient_name": f"N{i}", "status": "sent",
+         "error_message": "", "whatsapp_message_id": f"wamid.{i}", "sent_at": "2026-11-30T10:00:00Z", "x": {"y": 1}}
+        for i in range(2_500)
+    ]
+    items[1_500] = "not an object"
+    body = json.dumps({"status": "success", "data": {"recipients": items}}).encode()
+    tolerant = mock.Mock(side_effect=hook.contact_rows)
+    rows_of = functools.partial(reads._streamed_rows, tolerant=tolerant)
+    pages = list(reads._StreamedRecipients(io.BytesIO(body)).pages(rows_of))
+    assert [len(p) for p in pages] == [1_000, 999, 500], "the odd item alone is skipped"
+    assert tolerant.call_count == 1, "only the batch holding it takes the tolerant path"
+    rows = [row for page in pages for row in page]
+    expected = hook.contact_rows([item for item in items if isinstance(item, dict)])
+    assert rows == expected, "both paths make the same rows"
+    assert rows[0].recipient_id == "r0" and rows[0].message_id == "wamid.0"

