@@ -210,9 +210,10 @@ def normalize_recipients(
     duplicates = 0
     for index, row in enumerate(items):
         phone = ""
+        validated: ValidatedRecipient | None = None
         try:
-            if isinstance(row, ValidatedRecipient):  # load_recipients validated it already
-                e164, name, params = row.phone, row.name, dict(row.params)
+            if isinstance(row, ValidatedRecipient):  # load_recipients validated it already: kept, not copied
+                validated, e164 = row, row.phone
             else:
                 phone, name, params = _parse_row(row)
                 e164 = to_e164(phone, default_region)
@@ -227,7 +228,7 @@ def normalize_recipients(
             duplicates += 1
             continue
         seen.add(number)
-        valid.append(ValidatedRecipient(e164, name, params))
+        valid.append(validated if validated is not None else ValidatedRecipient(e164, name, params))
     return NormalizedRecipients(valid, invalid, invalid_count, duplicates)
 
 

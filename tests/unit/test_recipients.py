@@ -69,7 +69,7 @@ def test_one_normalizer_reads_the_same_keys_on_every_path(key):
     assert (found.invalid, found.duplicates) == ([], 1)
     assert load_recipients([item]) == found.valid
     rows, invalid = recipient_rows([item])
-    assert rows == [{"phone_number": "+14155550101", "recipient_name": "Ann", "template_params": {"1": "x"}}]
+    assert list(rows) == [{"phone_number": "+14155550101", "recipient_name": "Ann", "template_params": {"1": "x"}}]
     assert invalid == []
     spec = CampaignSpec(name="n", template="t", recipients=[item])  # type: ignore[list-item]
     assert WaplifyHook("w").contacts_body(spec) == [{"phone": "+14155550101", "name": "Ann"}]

@@ -8,6 +8,7 @@ from typing import Any, overload
 
 from airflow_provider_whatsapp_campaigns.phones import InvalidPhone, mask_phone
 from airflow_provider_whatsapp_campaigns.recipients import RecipientSpool, normalize_recipients
+from airflow_provider_whatsapp_campaigns.vendors.spec import Recipient
 
 
 def _template_params(*sources: Mapping[str, Any] | None) -> dict[str, str]:
@@ -19,10 +20,11 @@ def _template_params(*sources: Mapping[str, Any] | None) -> dict[str, str]:
     return merged
 
 
-class SpooledRows(Sequence[dict[str, Any]]):
-    """Import rows built batch by batch from a validated :class:`RecipientSpool` (never all at once)."""
+class ImportRows(Sequence[dict[str, Any]]):
+    """Import rows built batch by batch from validated recipients (a :class:`RecipientSpool` or a
+    list), never all at once: 100,000 row dicts held beside their recipients were ~25 MB."""
 
-    def __init__(self, recipients: RecipientSpool, template_params: Mapping[str, Any] | None) -> None:
+    def __init__(self, recipients: Sequence[Recipient], template_params: Mapping[str, Any] | None) -> None:
         self.recipients = recipients
         self.template_params = template_params
 
@@ -65,15 +67,14 @@ def recipient_rows(
     """The import body rows (``{phone_number, recipient_name, template_params{"1": …}}``) and the rejects.
 
     Items are read by the one normalizer (:func:`~airflow_provider_whatsapp_campaigns.recipients.normalize_recipients`:
-    every phone to E.164 before anything is sent, each number once); a spooled file's rows
-    (validated already) are built lazily while they are sent. Campaign-level ``template_params``
+    every phone to E.164 before anything is sent, each number once); the rows are built lazily
+    while they are sent. Campaign-level ``template_params``
     are defaults under each row's own.
     """
     if isinstance(recipients, RecipientSpool):
-        return SpooledRows(recipients, template_params), []
+        return ImportRows(recipients, template_params), []
     found = normalize_recipients(recipients, default_region=default_region)
-    rows = [_row(r.phone, r.name, r.params, template_params) for r in found.valid]
-    return rows, found.invalid
+    return ImportRows(found.valid, template_params), found.invalid
 
 
 def invalid_rows_report(invalid: list[InvalidPhone]) -> list[dict[str, Any]]:
