@@ -31,7 +31,7 @@ SAVE_AS_UTF8 = 'save it as UTF-8 (Excel: "CSV UTF-8"; LibreOffice: character set
 MAX_KEPT_INVALID = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValidatedRecipient(Recipient):
     """A recipient whose phone :func:`load_recipients` already normalized to E.164 (not parsed again)."""
 

@@ -22,7 +22,7 @@ def tagged_name(name: str, marker: str | None) -> str:
     return f"{name} {marker_tag(marker)}" if marker else name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     phone: str
     name: str | None = None
