@@ -255,6 +255,8 @@ def create(side: str, p: dict[str, Any]) -> dict[str, Any]:
 
         result = measured(hand_rolled)
     else:
+        import requests  # noqa: F401 - the stock side loaded it with its hook, before the clock started
+
         from airflow_provider_whatsapp_campaigns import version_compat
         from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCreateCampaignOperator
 
