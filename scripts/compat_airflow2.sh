@@ -2,7 +2,8 @@
 # Airflow 2.11 check, in its own venv (.venv-airflow2, from requirements/airflow2.txt):
 #   1. provider discovered, every public module imports, the 2.11 connection forms build, hooks reach the sandbox;
 #   2. every example DAG runs for real with `airflow dags test` on 2.11 against the bundled sandbox
-#      (tests/integration/test_example_dags.py: create → start → wait deferred, trigger run in line → stats → export).
+#      (tests/integration/test_example_dags.py: create → start → wait deferred, trigger run in line → stats → export);
+#   3. the create task's rendered recipients are stored as a count, not the numbers (tests/airflow/test_rendered_recipients.py).
 # The package under test is installed (not editable): `.` by default, or a built wheel with WHEEL=dist/x.whl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +41,6 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # --import-mode=append: the tests import the installed package ahead of this checkout's sources.
 "$VENV/bin/python" -m pytest --import-mode=append -p no:randomly -q -m integration \
   tests/integration/test_example_dags.py
+# 2.11 stores rendered template fields its own way: the create task's recipients must show a count there too.
+"$VENV/bin/python" -m pytest --import-mode=append -p no:randomly -q tests/airflow/test_rendered_recipients.py
 echo "Airflow 2.11 compatibility: OK"

@@ -32,8 +32,18 @@ def run_dag(airflow_db: str, sandbox_conns: dict[str, str]) -> Callable[..., tup
 
 
 def xcoms(dag_id: str, run_id: str, key: str = "return_value") -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.xcom import XComModel
+
+        def value_of(row: Any) -> Any:
+            return XComModel.deserialize_value(row)
+    except ImportError:  # Airflow 2.11: its XCom rows hand back the value itself
+        from airflow.models.xcom import XCom as XComModel
+
+        def value_of(row: Any) -> Any:
+            return row.value
 
     with create_session() as session:
         rows = session.query(XComModel).filter(
@@ -41,7 +51,7 @@ def xcoms(dag_id: str, run_id: str, key: str = "return_value") -> dict[str, Any]
         )
         out: dict[str, Any] = {}
         for row in rows:
-            value = XComModel.deserialize_value(row)
+            value = value_of(row)
             if row.map_index >= 0:
                 out.setdefault(row.task_id, {})[row.map_index] = value
             else:

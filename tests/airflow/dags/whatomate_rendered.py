@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11 (scripts/compat_airflow2.sh runs this DAG there too)
+    from airflow import DAG
 
 from airflow_provider_whatsapp_campaigns.operators.campaign import WhatsAppCreateCampaignOperator
 from airflow_provider_whatsapp_campaigns.sandbox.vendors.whatomate import template_id
