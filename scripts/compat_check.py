@@ -6,11 +6,13 @@ import importlib
 import pkgutil
 import sys
 import warnings
+from pathlib import Path
 
 import airflow_provider_whatsapp_campaigns as package
 from airflow_provider_whatsapp_campaigns.connection_types import FORMS
 from airflow_provider_whatsapp_campaigns.hooks.base import hook_class_for
 
+ROOT = Path(__file__).resolve().parents[1]
 SKIP = {
     "airflow_provider_whatsapp_campaigns.sandbox.__main__",
     "airflow_provider_whatsapp_campaigns.sandbox.pytest_plugin",
@@ -54,7 +56,44 @@ def check_hooks_against_sandbox() -> int:
         insider = asyncio.run(get_hook("insider_whatsapp_default").aget_campaign_stats("1001"))
         assert insider.sent, insider
         print(f"hooks on this Airflow: 6 test_connection OK; sprl total={sprl.total}; insider async sent={insider.sent}")
+        check_redis_extra(os.environ["AIRFLOW_CONN_INSIDER_WHATSAPP_OAUTH_DEFAULT"])
     return 0
+
+
+def check_redis_extra(oauth_connection: str) -> None:
+    """With the ``redis`` extra installed (its lowest version in dist-check's ``lowest`` line): the
+    shared rate budget (a Lua script on Redis's clock) and the shared OAuth token, sync and async,
+    on a real ``redis-server`` started here."""
+    import asyncio
+    import importlib.util
+    import json
+    import os
+    import shutil
+
+    if importlib.util.find_spec("redis") is None or shutil.which("redis-server") is None:
+        print("redis extra: skipped (redis-py or redis-server missing)")
+        return
+    import redis
+
+    from airflow_provider_whatsapp_campaigns.hooks.base import get_hook
+
+    sys.path.insert(0, str(ROOT))
+    from tests.system.services import RedisServer
+
+    server = RedisServer()
+    try:
+        server.start()
+        conn = json.loads(oauth_connection)
+        conn["extra"] = {**conn["extra"], "redis_url": server.url(), "rate_limit": 5}
+        os.environ["AIRFLOW_CONN_REDIS_SHARED"] = json.dumps(conn)
+        stats = get_hook("redis_shared").get_campaign_stats("1001")
+        again = asyncio.run(get_hook("redis_shared").aget_campaign_stats("1001"))
+        assert stats.sent and again.sent == stats.sent, (stats, again)
+        keys = [key.decode() for key in redis.Redis.from_url(server.url()).keys("*")]
+        assert any("token" in key for key in keys) and len(keys) >= 2, keys
+        print(f"redis extra (redis-py {redis.__version__}): shared budget and sealed token in {len(keys)} keys")
+    finally:
+        server.close()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@
 #               airflow3: the wheel's dependencies pinned by requirements/airflow3.txt; runs the example DAGs
 #               airflow2: scripts/compat_airflow2.sh with WHEEL= (make compat-2.11: its own venv, the example
 #                         DAGs under the integration tests' checks on Airflow 2.11)
-#               lowest: the lowest version of every dependency the wheel declares (uv --resolution lowest-direct);
-#                       runs scripts/compat_check.py (every module imports, forms, hooks against the sandbox)
+#               lowest: the lowest version of every dependency the wheel declares, with the redis extra
+#                       (uv --resolution lowest-direct);
+#                       runs scripts/compat_check.py (every module imports, forms, hooks against the sandbox,
+#                       the shared budget and tokens on a real redis-server)
 # The venvs are cached under .cache/dist-check/<line> and rebuilt when the lock file or pyproject changes;
 # each run installs only the wheel and what it requires, never tests or dev tools.
 set -euo pipefail
@@ -46,7 +48,7 @@ for line in $LINES; do
   fi
   if [ "$line" = lowest ]; then
     step "$line: install $(basename "$WHEEL") with the lowest version of each dependency it declares"
-    "$BIN/python" scripts/dist_contents.py --requires "$WHEEL" > "$WORK/requires.txt"
+    "$BIN/python" scripts/dist_contents.py --requires "$WHEEL" redis > "$WORK/requires.txt"
     VIRTUAL_ENV=$venv uv pip install -q --resolution lowest-direct -r "$WORK/requires.txt"
     VIRTUAL_ENV=$venv uv pip install -q --no-deps --reinstall-package airflow-provider-whatsapp-campaigns "$WHEEL"
     VIRTUAL_ENV=$venv uv pip freeze | grep -i -E "^($(sed -E 's/[<>=!~;[ ].*//' "$WORK/requires.txt" | paste -sd'|'))=="

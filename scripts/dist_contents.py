@@ -1,6 +1,7 @@
 """Checks what the built sdist and wheel hold: ``python scripts/dist_contents.py dist/``.
 
-``--requires <wheel>`` prints the wheel's runtime requirements instead (for the lowest-versions install).
+``--requires <wheel> [extra …]`` prints the wheel's runtime requirements (and those of the extras named)
+instead, for the lowest-versions install.
 
 The wheel must hold every file of the package (modules, ``py.typed``, data), the provider-info entry
 point Airflow discovers providers by, the license, the version ``__init__`` declares, and nothing else
@@ -10,6 +11,7 @@ history files.
 
 from __future__ import annotations
 
+import re
 import sys
 import tarfile
 import zipfile
@@ -61,11 +63,20 @@ def sdist_problems(names: list[str], expected: set[str]) -> list[str]:
     return []
 
 
-def runtime_requirements(wheel: Path) -> list[str]:
-    """The wheel's ``Requires-Dist`` lines outside any extra: what ``pip install <wheel>`` pulls in."""
+def runtime_requirements(wheel: Path, extras: tuple[str, ...] = ()) -> list[str]:
+    """The wheel's ``Requires-Dist`` lines outside any extra (what ``pip install <wheel>`` pulls in),
+    plus those of ``extras`` without their marker."""
     with zipfile.ZipFile(wheel) as archive:
         metadata = HeaderParser().parsestr(archive.read(f"{_dist_info(archive.namelist())}/METADATA").decode())
-    return [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
+    lines = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement, _, marker = line.partition(";")
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", marker)
+        if extra is None:
+            lines.append(line)
+        elif extra.group(1) in extras:
+            lines.append(requirement.strip())
+    return lines
 
 
 def _dist_info(names: list[str]) -> str:
@@ -103,6 +114,6 @@ def main(dist: Path) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--requires"]:  # dist_check.sh: the declared minimums become direct requirements
-        print("\n".join(runtime_requirements(Path(sys.argv[2]))))
+        print("\n".join(runtime_requirements(Path(sys.argv[2]), tuple(sys.argv[3:]))))
         sys.exit(0)
     sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "dist"))
