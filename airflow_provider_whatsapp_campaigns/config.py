@@ -181,6 +181,12 @@ _AMBIGUOUS_IN_URL = re.compile(r"[\x00-\x20\x7f\\]")
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?")
 
 
+def plain_url_text(text: str) -> bool:
+    """True when ``text`` holds no character that makes HTTP clients disagree about a URL (see
+    :func:`require_secure_url`)."""
+    return _AMBIGUOUS_IN_URL.search(text) is None
+
+
 def require_secure_url(url: str, *, conn_id: str, allow_insecure: bool, what: str = "host") -> None:
     """The one transport-security rule: HTTPS only, except loopback or a host the user explicitly
     marked ``allow_insecure`` (then warned about once per process: credentials cross in clear).

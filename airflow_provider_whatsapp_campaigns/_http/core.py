@@ -41,7 +41,7 @@ from airflow_provider_whatsapp_campaigns._http.transport import (
     shared_session,
     ssl_context,
 )
-from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, require_secure_url
+from airflow_provider_whatsapp_campaigns.config import ConnectionConfig, plain_url_text, require_secure_url
 from airflow_provider_whatsapp_campaigns.exceptions import (
     AuthenticationError,
     RateLimited,
@@ -73,6 +73,7 @@ class RequestCore:
         for secret in self._connection_secrets:
             self._scrubber.add(secret)
         self._session: requests.Session | None = None
+        self._base_checked = False  # the base URL passed the transport rule (see _checked_url)
         # Swappable for tests (tenacity's wait/sleep); production uses the defaults.
         self.backoff: Callable[[RetryCallState], float] = wait_exponential_jitter(initial=1, max=60, jitter=1)
         self.sleep: Callable[[float], None] = time.sleep
@@ -403,15 +404,31 @@ class RequestCore:
 
     # ---- what both transports send and trust
     def _checked_url(self, call: Call) -> str:
-        """The request URL, built once and judged by the transport-security rule exactly as sent."""
+        """The request URL, built once and judged by the transport-security rule exactly as sent.
+
+        A URL built on the connection's base URL names the base's scheme, host and port whatever its
+        path holds (the path follows a "/"), so the base is judged once per core and each request's
+        path only for what makes HTTP clients disagree about a URL (backslash, whitespace, controls):
+        a path holding any of those gets the whole rule, and its message.
+        """
         url = self.url(call)
+        if call.path.startswith(("http://", "https://")):  # a full URL from the connection (token URL)
+            self._require_secure(url)
+            return url
+        if not self._base_checked:
+            self._require_secure(self.config.base_url)
+            self._base_checked = True
+        if not plain_url_text(call.path):
+            self._require_secure(url)
+        return url
+
+    def _require_secure(self, url: str) -> None:
         require_secure_url(
             url,
             conn_id=self.config.conn_id,
             allow_insecure=self.config.allow_insecure,
             what="request URL (its host, or the campaign id in its path)",
         )
-        return url
 
     def _headers(self, call: Call) -> dict[str, str]:
         headers = dict(call.headers or {})
@@ -426,8 +443,10 @@ class RequestCore:
 
     def _verify(self, url: str) -> str | bool:
         """The CA bundle to trust for ``url`` (False: no verification); loaded once, checked before use."""
+        if not url.startswith("https://"):
+            return False
         bundle = ca_bundle(self.config.verify)
-        if bundle is None or not url.startswith("https://"):
+        if bundle is None:
             return False
         try:
             ssl_context(bundle)

@@ -215,6 +215,25 @@ def test_hook_refuses_plain_http_before_any_request(airflow_conn, requests_mock)
     assert requests_mock.call_count == 0
 
 
+@pytest.mark.parametrize("path", ["/x y", "/x\\@evil.test/", "/x\ty", "/x\x7f"])
+def test_every_request_path_is_judged_after_the_base_url_passed(requests_mock, path):
+    """The base URL is judged once per core; each path is still judged for what makes clients disagree."""
+    requests_mock.get(f"{BASE}/x", json={"ok": 1})
+    core = make_core()
+    assert core.request(Call("GET", "/x")).body == {"ok": 1}
+    with pytest.raises(ValidationError, match="backslash, whitespace or a control character"):
+        core.request(Call("GET", path))
+    assert requests_mock.call_count == 1
+
+
+def test_a_refused_base_url_refuses_every_request(requests_mock):
+    core = make_core(base="http://vendor.test")  # plain http to a remote host, no allow_insecure
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="allow_insecure"):
+            core.request(Call("GET", "/x"))
+    assert requests_mock.call_count == 0
+
+
 def test_secret_never_in_logs_or_errors(requests_mock, caplog):
     requests_mock.get(f"{BASE}/x", status_code=401, json={"message": f"key {SECRET} invalid for +14155552671"})
     core = make_core()
