@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from airflow.providers.common.compat.sdk import Stats
 
@@ -41,31 +42,47 @@ def incr(name: str, count: int = 1, **tags: str) -> None:
     Stats.incr(f"{PREFIX}.{name}", count, tags=tags)
 
 
-@contextmanager
-def request(vendor: str) -> Iterator[None]:
-    """Count one HTTP attempt by vendor and outcome and time it; a 429 also counts as rate_limited."""
-    started = time.monotonic()
-    outcome = "ok"
-    try:
-        yield
-    except BaseException as exc:
-        outcome = _outcome(exc)
-        if getattr(exc, "http_status", None) == 429:
+class _Attempt:
+    """What :func:`request` returns. Classes, not generator context managers: these wrap every
+    HTTP attempt and every poll of every wait."""
+
+    __slots__ = ("started", "vendor")
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        vendor, outcome = self.vendor, "ok" if exc is None else _outcome(exc)
+        if exc is not None and getattr(exc, "http_status", None) == 429:
             incr(f"rate_limited.{vendor}", vendor=vendor)
-        raise
-    finally:
         incr(f"requests.{vendor}.{outcome}", vendor=vendor, outcome=outcome)
-        Stats.timing(f"{PREFIX}.request_duration.{vendor}", (time.monotonic() - started) * 1000, tags={"vendor": vendor})
+        Stats.timing(
+            f"{PREFIX}.request_duration.{vendor}", (time.monotonic() - self.started) * 1000, tags={"vendor": vendor}
+        )
 
 
-@contextmanager
-def poll(vendor: str) -> Iterator[None]:
+class _Poll(_Attempt):
+    """What :func:`poll` returns."""
+
+    __slots__ = ()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        Stats.timing(
+            f"{PREFIX}.poll_duration.{self.vendor}", (time.monotonic() - self.started) * 1000, tags={"vendor": self.vendor}
+        )
+
+
+def request(vendor: str) -> AbstractContextManager[None]:
+    """Count one HTTP attempt by vendor and outcome and time it; a 429 also counts as rate_limited."""
+    return _Attempt(vendor)
+
+
+def poll(vendor: str) -> AbstractContextManager[None]:
     """Time one poll of a deferred wait."""
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        Stats.timing(f"{PREFIX}.poll_duration.{vendor}", (time.monotonic() - started) * 1000, tags={"vendor": vendor})
+    return _Poll(vendor)
 
 
 @contextmanager

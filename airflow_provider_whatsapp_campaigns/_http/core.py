@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import enum
 import http.client
@@ -488,4 +489,7 @@ class RequestCore:
 def _with_headers(call: Call, headers: Mapping[str, str]) -> Call:
     if not headers:
         return call
-    return Call(**{**call.__dict__, "headers": {**(call.headers or {}), **headers}})
+    # A copy, not a new Call: its path was checked and encoded when the call was made.
+    sent = copy.copy(call)
+    object.__setattr__(sent, "headers", {**(call.headers or {}), **headers})
+    return sent
