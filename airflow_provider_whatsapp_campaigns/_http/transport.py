@@ -155,6 +155,8 @@ def load_json(text: str | bytes) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise UnreadableAnswer(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if isinstance(text, str) and text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return value  # too few brackets to nest that deep (a status poll): nothing to walk
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()

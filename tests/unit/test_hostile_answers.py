@@ -566,3 +566,18 @@ def test_an_export_page_echoing_the_secret_is_written_scrubbed(vendor, airflow_c
     assert leaked([text], [API_KEY]) == []
     assert text.count("seen *** end") == len(forms)
     assert text.count("+1555") == per_page * len(forms), "every other row is written as sent"
+
+
+@pytest.mark.parametrize("levels", [2, 63, 64, 65, 200])
+@pytest.mark.parametrize("opener", ["[", '{"a": '])
+def test_json_is_refused_past_the_depth_limit_exactly(levels, opener):
+    """Shallow answers skip the depth walk; the limit still holds at its edge, for lists and objects."""
+    from airflow_provider_whatsapp_campaigns._http.transport import MAX_JSON_DEPTH, UnreadableAnswer, load_json
+
+    closer = "]" if opener == "[" else "}"
+    text = opener * levels + "1" + closer * levels
+    if levels <= MAX_JSON_DEPTH:
+        assert load_json(text) is not None
+    else:
+        with pytest.raises(UnreadableAnswer):
+            load_json(text)
