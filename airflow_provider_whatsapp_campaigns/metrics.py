@@ -8,8 +8,7 @@ core, the one auth mint, the one trigger loop and the operators that move rows â
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Stats
@@ -42,7 +41,7 @@ def incr(name: str, count: int = 1, **tags: str) -> None:
     Stats.incr(f"{PREFIX}.{name}", count, tags=tags)
 
 
-class _Attempt:
+class _Metric:
     """What :func:`request` returns. Classes, not generator context managers: these wrap every
     HTTP attempt and every poll of every wait."""
 
@@ -64,7 +63,7 @@ class _Attempt:
         )
 
 
-class _Poll(_Attempt):
+class _Poll(_Metric):
     """What :func:`poll` returns."""
 
     __slots__ = ()
@@ -77,7 +76,7 @@ class _Poll(_Attempt):
 
 def request(vendor: str) -> AbstractContextManager[None]:
     """Count one HTTP attempt by vendor and outcome and time it; a 429 also counts as rate_limited."""
-    return _Attempt(vendor)
+    return _Metric(vendor)
 
 
 def poll(vendor: str) -> AbstractContextManager[None]:
@@ -85,11 +84,18 @@ def poll(vendor: str) -> AbstractContextManager[None]:
     return _Poll(vendor)
 
 
-@contextmanager
-def wait_in_flight(vendor: str) -> Iterator[None]:
+class _InFlight(_Metric):
+    """What :func:`wait_in_flight` returns (held by every waiting trigger: a class is smaller than a generator)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        Stats.gauge(f"{PREFIX}.waits_in_flight", 1, delta=True, tags={"vendor": self.vendor})
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        Stats.gauge(f"{PREFIX}.waits_in_flight", -1, delta=True, tags={"vendor": self.vendor})
+
+
+def wait_in_flight(vendor: str) -> AbstractContextManager[None]:
     """+1 on the waits-in-flight gauge while a trigger runs, -1 when it ends for any reason."""
-    Stats.gauge(f"{PREFIX}.waits_in_flight", 1, delta=True, tags={"vendor": vendor})
-    try:
-        yield
-    finally:
-        Stats.gauge(f"{PREFIX}.waits_in_flight", -1, delta=True, tags={"vendor": vendor})
+    return _InFlight(vendor)

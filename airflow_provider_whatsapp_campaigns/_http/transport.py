@@ -12,7 +12,7 @@ import json
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING, Any
@@ -34,27 +34,41 @@ class _Lease:
     users: int = 0
 
 
-@contextlib.asynccontextmanager
-async def shared_session(key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    """One ``aiohttp`` session per event loop and connection, closed when its last user leaves."""
-    lease = STATE.get("session", key, per_loop=True)
-    if lease is None or lease.session.closed:
-        import aiohttp
+class _SessionUse:
+    """What :func:`shared_session` returns. A class, not a generator context manager: every async
+    request enters one, and every waiting trigger holds one for its whole wait."""
 
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": USER_AGENT},
-            connector=aiohttp.TCPConnector(limit=100),
-        )
-        lease = STATE.put("session", key, _Lease(session), per_loop=True)
-    lease.users += 1
-    try:
-        yield lease.session
-    finally:
+    __slots__ = ("key", "lease")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        lease = STATE.get("session", self.key, per_loop=True)
+        if lease is None or lease.session.closed:
+            import aiohttp
+
+            session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(limit=100),
+            )
+            lease = STATE.put("session", self.key, _Lease(session), per_loop=True)
+        lease.users += 1
+        self.lease = lease
+        return lease.session
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        lease = self.lease
         lease.users -= 1
         if lease.users == 0:
-            STATE.discard("session", key, lease, per_loop=True)
+            STATE.discard("session", self.key, lease, per_loop=True)
             await lease.session.close()
+
+
+def shared_session(key: str) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientSession]:
+    """One ``aiohttp`` session per event loop and connection, closed when its last user leaves."""
+    return _SessionUse(key)
 
 
 def open_session_count() -> int:

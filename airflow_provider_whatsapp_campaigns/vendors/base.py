@@ -45,6 +45,25 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
 
+class _HeldSession:
+    """What :meth:`WhatsAppCampaignHook.async_session` returns (a class: every waiting trigger holds
+    one for its whole wait, and a generator context manager is several times its size)."""
+
+    __slots__ = ("hook", "use")
+
+    def __init__(self, hook: WhatsAppCampaignHook) -> None:
+        self.hook = hook
+
+    async def __aenter__(self) -> WhatsAppCampaignHook:
+        core = await self.hook.acore()
+        self.use = shared_session(core.config.conn_id)
+        await self.use.__aenter__()
+        return self.hook
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        await self.use.__aexit__(exc_type, exc, tb)
+
+
 def _undefined(conn_id: str) -> ValidationError:
     return ValidationError(
         f"Connection {conn_id!r} is not defined: add it (Admin → Connections, `airflow connections add`) "
@@ -181,12 +200,9 @@ class WhatsAppCampaignHook(BaseHook):
     def build_auth(self, config: ConnectionConfig) -> Auth:
         raise NotImplementedError
 
-    @contextlib.asynccontextmanager
-    async def async_session(self) -> AsyncIterator[WhatsAppCampaignHook]:
+    def async_session(self) -> contextlib.AbstractAsyncContextManager[WhatsAppCampaignHook]:
         """Hold the shared aiohttp session open across many calls (a trigger's whole wait)."""
-        core = await self.acore()
-        async with shared_session(core.config.conn_id):
-            yield self
+        return _HeldSession(self)
 
     def close(self) -> None:
         if "core" in self.__dict__:
