@@ -381,7 +381,10 @@ class RequestCore:
                 ) as raw:
                     content = await aread_capped(raw)
                     status, raw_headers = raw.status, lower_headers(raw.headers)
-                    cookies = {name: morsel.value for name, morsel in raw.cookies.items()}
+                    # aiohttp builds a cookie jar object for every answer it is asked about; most set none.
+                    cookies = (
+                        {name: morsel.value for name, morsel in raw.cookies.items()} if "set-cookie" in raw_headers else {}
+                    )
             except UnreadableAnswer as exc:
                 raise self.fail.unreadable(exc) from None
             except aiohttp.ClientConnectorCertificateError as exc:

@@ -581,3 +581,13 @@ def test_json_is_refused_past_the_depth_limit_exactly(levels, opener):
     else:
         with pytest.raises(UnreadableAnswer):
             load_json(text)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_token_sent_only_as_a_cookie_is_used(vendor, airflow_conn, mode):
+    """Newer Whatomate servers put the login token in a cookie only; both transports read it."""
+    login = reply(200, {"status": "success", "data": {}}, [("Set-Cookie", "whm_access_token=from-cookie; Path=/")])
+    vendor.answer(lambda r: login if r.path.endswith("/api/auth/login") else reply(200, {"data": {"id": "42"}}))
+    stats(make_hook(airflow_conn, "whatomate_jwt", vendor.url), mode)
+    polled = vendor.received[-1]
+    assert ("Authorization", "Bearer from-cookie") in [(k.title(), v) for k, v in polled.headers]
