@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Flow
-from airflow_provider_whatsapp_campaigns.exceptions import ValidationError
+from airflow_provider_whatsapp_campaigns.exceptions import UnexpectedResponse, ValidationError
 from airflow_provider_whatsapp_campaigns.vendors.whatomate.tables import unwrap_envelope
 
 TEMPLATES = "/api/templates"
@@ -22,6 +22,10 @@ def list_templates_flow(account: str) -> Flow[list[dict[str, Any]]]:
     build ignores it)."""
     response = yield Call("GET", TEMPLATES, params={"account": account})
     rows = unwrap_envelope(response.body).get("templates")
+    if not isinstance(rows, (list, type(None))):
+        raise UnexpectedResponse(
+            f"Whatomate's template list holds {type(rows).__name__} where a list was expected", vendor="whatomate"
+        )
     return [dict(t) for t in rows or [] if isinstance(t, Mapping) and str(t.get("whatsapp_account")) == account]
 
 

@@ -268,6 +268,15 @@ def test_create_leaves_out_invalid_phones_and_reports_them(hook, requests_mock):
     assert requests_mock.request_history[1].headers["X-API-Key"] == "whm_demo_key"
 
 
+@pytest.mark.parametrize("templates", [True, 7, "tpl_1", {"id": TPL}])
+def test_a_template_list_that_is_not_a_list_is_unexpected(hook, requests_mock, templates):
+    """Found by the flow fuzz: ``{"templates": true}`` crashed create with a TypeError."""
+    requests_mock.get(f"{API}/templates?account=main-account", **ok({"templates": templates}))
+    with pytest.raises(UnexpectedResponse, match="template list holds"):
+        hook.create_campaign(CampaignSpec(name="n", template="tpl_1", recipients=[Recipient(p) for p in phones(1)]))
+    assert len(requests_mock.request_history) == 1
+
+
 # --------------------------------------------------------------------------- batching
 
 
