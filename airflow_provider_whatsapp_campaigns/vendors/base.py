@@ -408,7 +408,7 @@ class WhatsAppCampaignHook(BaseHook):
             if refusal_means_done(exc):
                 self.log.info(
                     "%s campaign %s: the vendor says an earlier %s took effect (%s); its status reads %s",
-                    self.vendor, campaign_id, action, exc.message, after.vendor_status,
+                    self.vendor, campaign_id, action, exc.message, self.scrub(str(after.vendor_status)),
                 )
                 return after
             if after.status not in already_done:

@@ -12,10 +12,11 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from unittest import mock
 
 import pytest
+import structlog.testing
 
 from airflow_provider_whatsapp_campaigns.exceptions import (
     UnexpectedResponse,
@@ -495,6 +496,63 @@ def test_waplify_create_with_a_non_object_answer_is_a_typed_error(vendor, airflo
             hook.create_campaign(spec)
         else:
             asyncio.run(hook.acreate_campaign(spec))
+
+
+def run_verb(hook, mode: str, verb: str, *args, **kwargs):
+    method = getattr(hook, verb if mode == "sync" else "a" + verb)
+    return method(*args, **kwargs) if mode == "sync" else asyncio.run(method(*args, **kwargs))
+
+
+def whatomate_adopting(received: Received) -> Reply:
+    """A Whatomate whose campaign carrying the marker has, as id and status, an echo of the request."""
+    path = received.path.split("?")[0]
+    cid = campaign_id_for("whatomate")
+    if path == "/api/templates":
+        template = {"id": "0b6f4c1e-0000-4000-a000-000000000007", "name": "welcome", "language": "en",
+                    "whatsapp_account": "acc", "status": "APPROVED"}
+        return reply(200, {"status": "success", "data": {"templates": [template]}})
+    if path == "/api/campaigns":
+        found = {"id": cid, "name": "Spring [af-1]", "status": "draft", "whatsapp_account": "acc"}
+        return reply(200, {"status": "success", "data": {"campaigns": [found]}})
+    return reply(200, {"status": "success", "data": {"id": cid, "status": received.text(), "total_recipients": 1}})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_whatomate_adoption_logs_no_echoed_credential(vendor, airflow_conn, mode):
+    """Found by the flow fuzz: the adoption line logged the campaign's status as the vendor sent it."""
+    vendor.answer(whatomate_adopting)
+    hook = make_hook(airflow_conn, "whatomate", vendor.url)
+    spec = CampaignSpec("Spring", "welcome", account="acc", recipients=[Recipient("+14155552671")])
+    with structlog.testing.capture_logs() as events:
+        created = run_verb(hook, mode, "create_campaign", spec, marker="af-1")
+    assert created.adopted
+    assert any("adopting campaign" in e["event"] for e in events)
+    assert leaked([json.dumps(e, default=str) for e in events], SECRETS) == []
+
+
+def waplify_sent_elsewhere() -> Callable[[Received], Reply]:
+    """Waplify refuses the send as already sent; the status read afterwards echoes the request."""
+    sends: list[Received] = []
+
+    def respond(received: Received) -> Reply:
+        if received.path.endswith("/send"):
+            sends.append(received)
+            return reply(400, {"error": "bad_request", "message": "Campaign has already been sent"})
+        status = received.text() if sends else "draft"
+        return reply(200, {"status": "success", "campaign_id": "42", "campaign_status": status})
+
+    return respond
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_waplify_refused_send_logs_no_echoed_credential(vendor, airflow_conn, mode):
+    """The line saying an earlier send took effect names the status the vendor sent: scrubbed."""
+    vendor.answer(waplify_sent_elsewhere())
+    hook = make_hook(airflow_conn, "waplify", vendor.url)
+    with structlog.testing.capture_logs() as events:
+        run_verb(hook, mode, "start_campaign", "42")
+    assert any("took effect" in e["event"] for e in events)
+    assert leaked([json.dumps(e, default=str) for e in events], SECRETS) == []
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -169,7 +169,7 @@ class _WhatomateWrites(_WhatomateReads):
                 "whatomate: %d campaigns carry marker %s; adopting the oldest (%s)",
                 len(mine),
                 marker,
-                mine[-1].get("id"),
+                self.scrub(str(mine[-1].get("id"))),
             )
         return mine[-1]  # the list is newest first
 
@@ -236,7 +236,8 @@ class _WhatomateWrites(_WhatomateReads):
             if existing is None:
                 raise
             self.log.warning(
-                "whatomate: the create answer was lost but campaign %s exists; adopting it", existing.get("id")
+                "whatomate: the create answer was lost but campaign %s exists; adopting it",
+                self.scrub(str(existing.get("id"))),
             )
             return (yield from self._adopt_flow(existing, rows, invalid, batch_size))
         campaign = unwrap_envelope(response.body)
@@ -253,8 +254,11 @@ class _WhatomateWrites(_WhatomateReads):
         campaign = yield from self._campaign_flow(campaign_id)  # the list entry may be stale
         status = str(campaign.get("status") or "").lower()
         have = to_count(campaign.get("total_recipients")) or 0
-        self.log.info(
-            "whatomate: adopting campaign %s (%s, %d recipients) made by an earlier try", campaign_id, status, have
+        self.log.info(  # the id and the status are the vendor's text: scrubbed like any answer
+            "whatomate: adopting campaign %s (%s, %d recipients) made by an earlier try",
+            self.scrub(campaign_id),
+            self.scrub(str(campaign.get("status"))),
+            have,
         )
         if status != "draft" or not rows or have == len(rows):
             return CreatedCampaign(campaign_id, adopted=True, recipients_added=have, invalid=tuple(invalid))
