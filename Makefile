@@ -48,8 +48,10 @@ test: lint typecheck $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest tests -m "not system" -q --cov --cov-report=term --cov-report=xml:.coverage.xml -p no:randomly
 
-# Property-based fuzz of vendor answers (hypothesis): every connection type, sync and async, and the trigger.
-# `make test` runs 2,600 derandomized examples of it; this runs FUZZ_EXAMPLES with a random seed.
+# Property-based fuzz of vendor answers (hypothesis): stats of every connection type and the trigger, and every
+# step of create, start, pause, cancel and the contacts export where a vendor has them, sync and async.
+# `make test` runs 2,600 derandomized stats/trigger examples and 104 per flow test; this runs FUZZ_EXAMPLES
+# (and a 25th of it per flow test) with a random seed.
 FUZZ_EXAMPLES ?= 52000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/unit/test_fuzz_answers.py -q \
