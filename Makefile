@@ -50,8 +50,8 @@ test: lint typecheck $(STAMP)
 
 # Property-based fuzz of vendor answers (hypothesis): stats of every connection type and the trigger, and every
 # step of create, start, pause, cancel and the contacts export where a vendor has them, sync and async.
-# `make test` runs 2,600 derandomized stats/trigger examples and 104 per flow test; this runs FUZZ_EXAMPLES
-# (and a 25th of it per flow test) with a random seed.
+# `make test` runs 2,600 derandomized stats/trigger examples and 65 per flow test; this runs FUZZ_EXAMPLES
+# (and a 40th of it per flow test) with a random seed.
 FUZZ_EXAMPLES ?= 52000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/unit/test_fuzz_answers.py -q \
