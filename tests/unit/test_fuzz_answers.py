@@ -90,7 +90,7 @@ WORDS = (
     "completed", "running", "queued", "processing", "draft", "failed", "cancelled", "paused", "error", "success",
     "2024-05-01T10:00:00Z", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00", "1714557600", "12", "-3",
     "1e400", "NaN", "", " ", "null", "INVALID_CREDENTIALS", "DAILY_LIMIT_REACHED", "3004", "1088", "129", "101",
-    "Invalid API key", "campaign cannot be started in current state",
+    "Invalid API key", "campaign cannot be started in current state", "Campaign has already been sent",
 )
 SECRET_FORMS = tuple(
     dict.fromkeys(form for s in SECRETS for form in encodings(s, LOGIN if s == PASSWORD else "client-1"))
@@ -533,7 +533,7 @@ TEMPLATE = {"id": "0b6f4c1e-0000-4000-a000-000000000007", "name": "welcome", "la
             "whatsapp_account": ACCOUNT, "status": "APPROVED"}
 PHONES = ("+14155552671", "+447911123456", "+4915123456789", "+33612345678", "+5511912345678")
 STATUS_WORDS = ("draft", "scheduled", "queued", "processing", "running", "sending", "paused", "completed",
-                "cancelled", "failed", "archived", "")
+                "cancelled", "failed", "archived", "", ECHO, ECHO_B64, ECHO_URL)
 FLOW_KEYS = (
     "id", "status", "name", "total", "page", "limit", "total_recipients", "added_count", "templates", "campaigns",
     "recipients", "contacts", "pagination", "campaign", "campaign_status", "task_id", "message", "error",
@@ -550,7 +550,7 @@ ITEMS = st.one_of(
 class Step:
     """The answer to one API request of a flow: ``hostile`` as is, else a plausible answer in which
     ``status`` is the campaign's status word, ``flag`` says "found" / "last page", and ``extra``
-    (fields) and ``items`` (list entries) bend it."""
+    (fields) and ``items`` (list entries, put first) bend it."""
 
     hostile: Answer | None = None
     status: str = "completed"
@@ -586,7 +586,7 @@ def plausible(conn_type: str, received: Received, step: Step | None, index: int)
         contacts = [{"phone": PHONES[i], "status": "sent", "message_id": f"m-{index}-{i}"} for i in range(n)]
         return 200, {"status": True, "code": 100, "data": {
             "campaign": {"campaign_id": "42", "status": step.status, "total": 2, "sent": 1},
-            "contacts": contacts + items,
+            "contacts": items + contacts,
             "pagination": {"current_page": page, "last_page": page if step.flag else page + 1},
             **extra,
         }}
@@ -601,16 +601,16 @@ def plausible(conn_type: str, received: Received, step: Step | None, index: int)
                 "whatsapp_account": ACCOUNT, "total_recipients": 2, "sent_count": 1, "failed_count": 0}
     data: dict[str, Any]
     if path == "/api/templates":
-        data = {"templates": [TEMPLATE, *items]}
+        data = {"templates": [*items, TEMPLATE]}
     elif path == "/api/campaigns" and received.method == "GET":
-        data = {"campaigns": [campaign] * step.flag + items}
+        data = {"campaigns": items + [campaign] * step.flag}
     elif path == "/api/campaigns":
         data = {**campaign, "status": "draft", "total_recipients": 0}
     elif path.endswith("/recipients/import"):
         data = {"added_count": len(json.loads(received.body)["recipients"]), "message": "ok"}
     elif path.endswith("/recipients"):
-        rows = [{"id": f"r-{index}-{i}", "phone_number": PHONES[i], "recipient_name": "Ann", "status": "sent",
-                 "whatsapp_message_id": f"wamid-{index}-{i}"} for i in range(n)] + items
+        rows = items + [{"id": f"r-{index}-{i}", "phone_number": PHONES[i], "recipient_name": "Ann", "status": "sent",
+                         "whatsapp_message_id": f"wamid-{index}-{i}"} for i in range(n)]
         data = {"recipients": rows, "total": len(rows) if step.flag else 10_000}
     elif path.endswith(("/start", "/pause", "/cancel")):
         return 200, {"message": "Campaign started", "status": "queued", **extra}
@@ -622,7 +622,8 @@ def plausible(conn_type: str, received: Received, step: Step | None, index: int)
 CLEAN_STEPS = st.builds(Step, status=st.sampled_from(STATUS_WORDS), flag=st.booleans())
 BENT_STEPS = st.one_of(
     st.builds(Step, hostile=answers()),
-    st.builds(Step, status=st.sampled_from(STATUS_WORDS), flag=st.booleans(), extra=shaped(*FLOW_KEYS)),
+    st.builds(Step, status=st.sampled_from(STATUS_WORDS), flag=st.booleans(),
+              extra=st.dictionaries(st.sampled_from(FLOW_KEYS), field_values, min_size=1, max_size=3)),
     st.builds(Step, status=st.sampled_from(STATUS_WORDS), flag=st.booleans(),
               items=st.lists(ITEMS, min_size=1, max_size=3).map(tuple)),
 )
