@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -176,16 +177,23 @@ class CampaignStats:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Normalize whatever the mapping produced so every instance obeys the schema; a value the
-        # vendor sent that cannot be read becomes None and is named in details["unreadable"].
-        # A value already in shape comes back as itself and is left alone (every poll of a wait
-        # builds stats and replaces them: re-setting 12 fields twice per poll was measurable).
-        if type(self.campaign_id) is not str:
+        self._normalize(None)
+
+    def _normalize(self, names: Collection[str] | None) -> None:
+        """Make every field (or only ``names``) obey the schema; a value the vendor sent that cannot be
+        read becomes None and is named in details["unreadable"].
+
+        A value already in shape comes back as itself and is left alone: every poll of a wait builds
+        stats and replaces some of them, and re-setting every field twice per poll was measurable.
+        """
+        if (names is None or "campaign_id" in names) and type(self.campaign_id) is not str:
             object.__setattr__(self, "campaign_id", str(self.campaign_id))
-        if not isinstance(self.status, CampaignStatus):
+        if (names is None or "status" in names) and not isinstance(self.status, CampaignStatus):
             object.__setattr__(self, "status", CampaignStatus(self.status))
         unreadable: dict[str, str] = {}
         for name, normalize, kind in _NORMALIZED_FIELDS:
+            if names is not None and name not in names:
+                continue
             raw = getattr(self, name)
             value = normalize(raw)
             if value is raw:
@@ -252,7 +260,18 @@ class CampaignStats:
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> CampaignStats:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``; only the changed fields are normalized (the others already are)."""
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"CampaignStats has no field {sorted(unknown)[0]!r}")
+        changed = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(changed, name, value)
+        changed._normalize(changes)
+        return changed
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(CampaignStats))
 
 
 def _json_safe(value: Any) -> Any:

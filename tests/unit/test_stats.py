@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_whatsapp_campaigns.stats import (
     RATES,
+    UNREADABLE,
     CampaignStats,
     CampaignStatus,
     StatsMapping,
@@ -167,3 +168,18 @@ def test_name_is_text_or_none_so_to_dict_stays_plain_json(name, expected):
     stats = CampaignStats(provider="x", campaign_id="1", name=name)
     assert stats.name == expected
     assert json.loads(json.dumps(stats.to_dict()))["name"] == expected
+
+
+def test_replace_normalizes_what_it_changes_and_keeps_the_rest():
+    """replace() re-checks only the changed fields (the others already obey the schema): same rules as a new instance."""
+    stats = CampaignStats(provider="acme", campaign_id=7, sent="10", started_at="2024-01-02T03:04:05Z", details={"a": 1})
+    changed = stats.replace(delivered="4", failed=-1, completed_at=1_704_164_645, details={**stats.details, "b": 2})
+    assert (changed.campaign_id, changed.sent, changed.started_at) == ("7", 10, "2024-01-02T03:04:05+00:00")
+    assert (changed.delivered, changed.failed, changed.completed_at) == (4, None, "2024-01-02T03:04:05+00:00")
+    assert changed.details["b"] == 2 and "failed" in changed.details[UNREADABLE]
+    assert changed.fetched_at == stats.fetched_at
+    assert (stats.delivered, stats.failed, stats.details) == (None, None, {"a": 1}), "the original is untouched"
+    assert changed == CampaignStats(**{**stats.__dict__, "delivered": "4", "failed": -1,
+                                       "completed_at": 1_704_164_645, "details": {**stats.details, "b": 2}})
+    with pytest.raises(TypeError, match="no field 'sent_count'"):
+        stats.replace(sent_count=1)
