@@ -649,3 +649,22 @@ def test_a_token_sent_only_as_a_cookie_is_used(vendor, airflow_conn, mode):
     stats(make_hook(airflow_conn, "whatomate_jwt", vendor.url), mode)
     polled = vendor.received[-1]
     assert ("Authorization", "Bearer from-cookie") in [(k.title(), v) for k, v in polled.headers]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": [1, 2.5, "\\u00e9"], "a": null}', {"a": None}),
+        (b"123456789012345678901234567890", 123456789012345678901234567890),
+        (b"NaN", "nan"),  # what the fast decoder refuses gets json's verdict
+        (b"1e400", "inf"),
+        (b'"\\ud800"', "\ud800"),
+        (b'{"a": "\xff"}', {"a": "\ufffd"}),
+        (b"not json", "not json"),
+    ],
+)
+def test_an_answer_decodes_as_the_standard_json_module_reads_it(body, expected):
+    from airflow_provider_whatsapp_campaigns._http.transport import decode_body
+
+    value = decode_body(body)
+    assert (repr(value) if isinstance(value, float) else value) == expected
