@@ -15,7 +15,7 @@ from airflow_provider_whatsapp_campaigns._http.auth import StaticHeaderAuth
 from airflow_provider_whatsapp_campaigns._http.core import RequestCore
 from airflow_provider_whatsapp_campaigns._http.errors import ErrorMap, ErrorRule, parse_retry_after
 from airflow_provider_whatsapp_campaigns._http.flow import Call, Response
-from airflow_provider_whatsapp_campaigns._http.state import clear_process_state
+from airflow_provider_whatsapp_campaigns._http.state import STATE, clear_process_state
 from airflow_provider_whatsapp_campaigns._http.transport import open_session_count
 from airflow_provider_whatsapp_campaigns.config import ConnectionConfig
 from airflow_provider_whatsapp_campaigns.exceptions import (
@@ -323,11 +323,14 @@ async def test_one_shared_session_per_connection(airflow_conn, flaky_server, mon
     hooks = [WaplifyHook("shared") for _ in range(5)]
     async with hooks[0].async_session():
         assert open_session_count() == 1
+        [lease] = [v for (kind, _), v in STATE._scope(per_loop=True).items() if kind == "session"]
         for hook in hooks:
             core = await hook.acore()
             await core.arequest(Call("GET", "/x"))
             assert open_session_count() == 1
+        assert not lease.session.closed, "a request must not close the session a wait holds"
     assert open_session_count() == 0
+    assert lease.session.closed, "the last user leaving closes the session"
     assert len(hits) == 5
 
 
