@@ -68,8 +68,7 @@ def recipient_rows(
 
     Items are read by the one normalizer (:func:`~airflow_provider_whatsapp_campaigns.recipients.normalize_recipients`:
     every phone to E.164 before anything is sent, each number once); the rows are built lazily
-    while they are sent. Campaign-level ``template_params``
-    are defaults under each row's own.
+    while they are sent. Campaign-level ``template_params`` are defaults under each row's own.
     """
     if isinstance(recipients, RecipientSpool):
         return ImportRows(recipients, template_params), []
